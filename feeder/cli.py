@@ -1,0 +1,51 @@
+"""The ``feeder`` command line: one subcommand per module, imported only when chosen."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Protocol, cast
+
+from feeder import __version__
+
+
+class SubcommandModule(Protocol):
+    """What a module behind a subcommand provides."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+# name -> (module implementing SubcommandModule, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("feeder.demo", "run everything locally: a Kafka broker and the feed"),
+}
+
+
+def _load(module_name: str) -> SubcommandModule:
+    return cast(SubcommandModule, importlib.import_module(module_name))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="feeder",
+        description="Change feed from the AiFi Oasis Admin API sessions list to Kafka.",
+    )
+    parser.add_argument("--version", action="version", version=f"feeder {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        _load(module_name).add_arguments(sub)
+        sub.set_defaults(module_name=module_name)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return _load(args.module_name).run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
