@@ -1,0 +1,105 @@
+"""CloudEvents 1.0 (structured JSON) for changes, with deterministic ids."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from feeder.core.diff import Change, EventType, FieldValue
+from feeder.core.snapshot import SessionSnapshot
+from feeder.core.timestamps import format_timestamp
+
+# Fixed forever: changing it changes every event id and breaks consumers' dedupe.
+EVENT_ID_NAMESPACE = uuid.UUID("6f1d7c2e-5a4b-4e8f-9c3d-2b1a0e9f8d7c")
+SPEC_VERSION = "1.0"
+DATA_CONTENT_TYPE = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvent:
+    """One change of one session, ready to be encoded."""
+
+    id: str
+    type: EventType
+    time: datetime
+    subject: str
+    store_id: str | None
+    change: Change
+    session: Mapping[str, object]
+
+
+def event_id(session_id: str, change: Change) -> str:
+    """UUIDv5 over the session, the type and the transition's own timestamp (and value).
+
+    The same transition always gets the same id, so an event re-sent after a crash can be
+    deduplicated by consumers.
+    """
+    identity = "\x1f".join(
+        (
+            session_id,
+            change.type.value,
+            format_timestamp(change.time),
+            _json_value(change.new) or "",
+        )
+    )
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, identity))
+
+
+def _json_value(value: FieldValue) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    return value
+
+
+def _wire_value(value: FieldValue) -> str | bool | None:
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    return value
+
+
+def change_events(snapshot: SessionSnapshot, changes: list[Change]) -> list[ChangeEvent]:
+    """Wrap each change of ``snapshot`` in an event."""
+    return [
+        ChangeEvent(
+            id=event_id(snapshot.session_id, change),
+            type=change.type,
+            time=change.time,
+            subject=snapshot.session_id,
+            store_id=snapshot.store_id,
+            change=change,
+            session=snapshot.raw,
+        )
+        for change in changes
+    ]
+
+
+def cloudevent(event: ChangeEvent, source: str) -> dict[str, object]:
+    """The structured-mode CloudEvent: ``data`` holds the session as received and the change."""
+    envelope: dict[str, object] = {
+        "specversion": SPEC_VERSION,
+        "id": event.id,
+        "source": source,
+        "type": event.type.value,
+        "time": format_timestamp(event.time),
+        "subject": event.subject,
+        "datacontenttype": DATA_CONTENT_TYPE,
+    }
+    if event.store_id is not None:
+        envelope["storeid"] = event.store_id
+    envelope["data"] = {
+        "sessionId": event.subject,
+        "changed": {
+            event.change.field: {
+                "old": _wire_value(event.change.old),
+                "new": _wire_value(event.change.new),
+            }
+        },
+        "session": event.session,
+    }
+    return envelope

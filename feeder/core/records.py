@@ -1,0 +1,98 @@
+"""Kafka records for events, latest states and dead letters (bytes in, no client here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+
+from feeder.core.diff import EventType
+from feeder.core.events import DATA_CONTENT_TYPE, ChangeEvent, cloudevent
+from feeder.core.page_plan import DeadLetter, PagePlan
+from feeder.core.snapshot import SessionSnapshot
+from feeder.core.timestamps import format_timestamp
+
+Headers = tuple[tuple[str, bytes], ...]
+
+# Header names on dead letters; documented in the README.
+DLQ_REASON = "feeder_error_reason"
+DLQ_FIELD = "feeder_error_field"
+DLQ_RECEIVED_AT = "feeder_received_at"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicNames:
+    events: str
+    fraud: str
+    state: str
+    dead_letter: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingRecord:
+    """One Kafka record; ``change_time`` (for events) feeds the freshness metric."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: Headers
+    event_type: EventType | None = None
+    change_time: datetime | None = None
+
+
+_JSON = DATA_CONTENT_TYPE.encode()
+
+
+def event_records(event: ChangeEvent, source: str, topics: TopicNames) -> list[OutgoingRecord]:
+    """The event on the all-events topic, and on the fraud topic if it is a fraud change."""
+    value = orjson.dumps(cloudevent(event, source))
+    headers: Headers = (
+        ("ce_type", event.type.value.encode()),
+        ("ce_id", event.id.encode()),
+        ("ce_time", format_timestamp(event.time).encode()),
+        ("content-type", _JSON),
+    )
+    key = event.subject.encode()
+    destinations = [topics.events]
+    if event.type is EventType.SUSPECTED_FRAUD_CHANGED:
+        destinations.append(topics.fraud)
+    return [
+        OutgoingRecord(topic, key, value, headers, event.type, event.time) for topic in destinations
+    ]
+
+
+def state_record(snapshot: SessionSnapshot, topics: TopicNames) -> OutgoingRecord:
+    """The session as received, keyed by id, for the compacted latest-state topic."""
+    return OutgoingRecord(
+        topic=topics.state,
+        key=snapshot.session_id.encode(),
+        value=orjson.dumps(snapshot.raw),
+        headers=(("content-type", _JSON),),
+    )
+
+
+def dead_letter_record(
+    letter: DeadLetter, topics: TopicNames, received_at: datetime
+) -> OutgoingRecord:
+    """The raw record kept whole as the value; why it failed in the headers."""
+    headers: list[tuple[str, bytes]] = [
+        (DLQ_REASON, letter.reason.encode()),
+        (DLQ_RECEIVED_AT, format_timestamp(received_at).encode()),
+        ("content-type", _JSON),
+    ]
+    if letter.field is not None:
+        headers.insert(1, (DLQ_FIELD, letter.field.encode()))
+    return OutgoingRecord(topics.dead_letter, None, orjson.dumps(letter.raw), tuple(headers))
+
+
+def page_records(
+    plan: PagePlan, *, source: str, topics: TopicNames, received_at: datetime
+) -> list[OutgoingRecord]:
+    """Every record a page produces, events first so consumers see changes before states."""
+    records: list[OutgoingRecord] = []
+    for event in plan.events:
+        records.extend(event_records(event, source, topics))
+    records.extend(state_record(snapshot, topics) for snapshot in plan.fresh)
+    records.extend(dead_letter_record(letter, topics, received_at) for letter in plan.dead_letters)
+    return records

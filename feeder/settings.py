@@ -1,0 +1,237 @@
+"""Every setting feeder reads, in nested groups; validated once at start-up and passed explicitly.
+
+Environment variables use the prefix ``FEEDER_`` and ``__`` between a group and its field
+(``FEEDER_API__BASE_URL``); a TOML file given with ``--config`` supplies defaults that the
+environment overrides.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ApiSettings(_Group):
+    """The Oasis Admin API and how hard we may call it."""
+
+    base_url: AnyHttpUrl = Field(
+        AnyHttpUrl("http://127.0.0.1:8080"),
+        description="Oasis API root; /api/admin/v2/sessions is appended",
+    )
+    token: SecretStr | None = Field(None, description="static bearer token")
+    token_file: Path | None = Field(
+        None, description="file holding the bearer token; re-read when it changes"
+    )
+    oauth_token_url: AnyHttpUrl | None = Field(
+        None, description="OAuth2 token endpoint for the client-credentials grant (OASIS 6.3+)"
+    )
+    oauth_client_id: str | None = Field(None, description="OAuth2 client id")
+    oauth_client_secret: SecretStr | None = Field(None, description="OAuth2 client secret")
+    oauth_scope: str | None = Field(None, description="OAuth2 scope, if the provider wants one")
+    connect_timeout_s: float = Field(5.0, gt=0, description="TCP/TLS connect deadline")
+    request_timeout_s: float = Field(
+        30.0, gt=0, description="deadline for each read, write and pool wait of one request"
+    )
+    max_attempts: int = Field(
+        8, ge=1, description="attempts per request before the sweep backs off as a whole"
+    )
+    backoff_initial_s: float = Field(0.2, gt=0, description="first retry delay (then doubled)")
+    backoff_max_s: float = Field(30.0, gt=0, description="cap on one retry delay")
+    retry_after_max_s: float = Field(60.0, gt=0, description="cap on an honoured Retry-After")
+    requests_per_s: float = Field(
+        5.0, gt=0, description="client-side rate limit (the API throttles at about 20/s)"
+    )
+    page_size: int = Field(200, ge=1, le=200, description="records per page (API maximum 200)")
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> ApiSettings:
+        sources = [
+            self.token is not None,
+            self.token_file is not None,
+            self.oauth_token_url is not None,
+        ]
+        if sum(sources) != 1:
+            raise ValueError(
+                "set exactly one of FEEDER_API__TOKEN, FEEDER_API__TOKEN_FILE or "
+                "FEEDER_API__OAUTH_TOKEN_URL (with _CLIENT_ID and _CLIENT_SECRET)"
+            )
+        if self.oauth_token_url is not None and (
+            self.oauth_client_id is None or self.oauth_client_secret is None
+        ):
+            raise ValueError(
+                "FEEDER_API__OAUTH_TOKEN_URL needs FEEDER_API__OAUTH_CLIENT_ID and "
+                "FEEDER_API__OAUTH_CLIENT_SECRET"
+            )
+        return self
+
+
+StartPosition = Literal["now", "earliest"] | datetime
+
+
+class SweepSettings(_Group):
+    """How the sessions list is swept."""
+
+    start_position: StartPosition = Field(
+        "now",
+        description="where a feed with an empty checkpoint starts: now, earliest or an "
+        "ISO-8601 time; transitions before it are not replayed",
+    )
+    lookback_s: float = Field(
+        300.0,
+        ge=0,
+        description="how late a write may become visible and still be caught; a trailing "
+        "sweep re-reads every record once more when it is this old",
+    )
+    settle_delay_s: float = Field(
+        2.0, ge=0, description="sweeps stop at now minus this, so in-flight writes settle"
+    )
+    poll_interval_s: float = Field(
+        1.0, gt=0, description="sleep between sweeps once caught up"
+    )
+    error_backoff_max_s: float = Field(
+        60.0, gt=0, description="cap on the pause after a failed sweep (doubles from 1 s)"
+    )
+    session_retention_s: float = Field(
+        86_400.0,
+        ge=0,
+        description="tracked sessions are pruned this long after their expiresAt",
+    )
+    prune_interval_s: float = Field(300.0, gt=0, description="how often pruning runs")
+    shutdown_grace_s: float = Field(
+        10.0, gt=0, description="on SIGTERM, time for the page in flight to finish"
+    )
+
+
+class TopicSettings(_Group):
+    """Kafka topic names; created at start-up when missing."""
+
+    events: str = Field("oasis.sessions.events", description="every change event")
+    fraud: str = Field("oasis.sessions.fraud", description="suspected-fraud changes only")
+    state: str = Field(
+        "oasis.sessions.state", description="compacted latest session state, keyed by id"
+    )
+    dead_letter: str = Field(
+        "oasis.sessions.dlq", description="records that failed validation, kept whole"
+    )
+
+
+class KafkaSettings(_Group):
+    """The Kafka cluster and the producer."""
+
+    bootstrap_servers: str = Field("127.0.0.1:9092", description="comma-separated host:port")
+    client_id: str = Field("feeder", description="Kafka client id")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="Kafka security protocol"
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism when security_protocol is SASL_*"
+    )
+    sasl_username: str | None = Field(None, description="SASL user name")
+    sasl_password: SecretStr | None = Field(None, description="SASL password")
+    ssl_cafile: Path | None = Field(None, description="CA bundle for SSL/SASL_SSL")
+    compression: Literal["zstd", "lz4", "gzip", "none"] = Field(
+        "zstd", description="producer compression codec"
+    )
+    linger_ms: int = Field(5, ge=0, description="producer batching delay")
+    max_batch_bytes: int = Field(
+        1_048_576, gt=0, description="producer batch size per partition"
+    )
+    send_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="deadline for a page's sends to be acknowledged (aiokafka #1101: "
+        "an idempotent send can otherwise hang while brokers are down)",
+    )
+    create_topics: bool = Field(True, description="create missing topics at start-up")
+    partitions: int = Field(6, ge=1, description="partitions for created topics")
+    replication_factor: int = Field(
+        1, ge=1, description="replication factor for created topics (3 in production)"
+    )
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+
+
+class CheckpointSettings(_Group):
+    """Where per-session state and the watermarks are kept."""
+
+    backend: Literal["sqlite", "memory"] = Field(
+        "sqlite", description="sqlite (durable) or memory (tests and demos; lost on exit)"
+    )
+    path: Path = Field(Path("var/feeder.sqlite3"), description="SQLite file")
+
+
+class EventSettings(_Group):
+    """The CloudEvents envelope."""
+
+    source: str = Field(
+        "urn:aifi:oasis:sessions", description="CloudEvents `source` of every event"
+    )
+
+
+class ObservabilitySettings(_Group):
+    """Metrics, health and logs."""
+
+    host: str = Field("127.0.0.1", description="address of /metrics, /healthz and /readyz")
+    port: int = Field(9464, ge=0, le=65535, description="port of the metrics server")
+    ready_max_sweep_age_s: float = Field(
+        60.0, gt=0, description="/readyz fails when the last good sweep is older than this"
+    )
+    log_format: Literal["text", "json"] = Field("text", description="log line format")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="log level"
+    )
+
+
+class FeederSettings(BaseSettings):
+    """All of feeder's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FEEDER_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    api: ApiSettings
+    sweep: SweepSettings = Field(default_factory=SweepSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
+    events: EventSettings = Field(default_factory=EventSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+
+
+def load_settings(config_file: Path | None = None) -> FeederSettings:
+    """Read the settings from the environment over the optional TOML ``config_file``.
+
+    Raises ``pydantic.ValidationError`` naming each invalid setting.
+    """
+    if config_file is None:
+        return FeederSettings()
+
+    class _FileBackedSettings(FeederSettings):
+        model_config = SettingsConfigDict(toml_file=config_file)
+
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    return _FileBackedSettings()
