@@ -20,7 +20,9 @@ class SubcommandModule(Protocol):
 
 # name -> (module implementing SubcommandModule, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("feeder.demo", "run everything locally: a Kafka broker and the feed"),
+    "run": ("feeder.commands.run", "run the poller: sweep the sessions API, publish to Kafka"),
+    "check": ("feeder.commands.check", "validate the settings and reach the API and Kafka once"),
+    "demo": ("feeder.commands.demo", "run everything locally: a Kafka broker and the feed"),
 }
 
 

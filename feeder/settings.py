@@ -98,9 +98,7 @@ class SweepSettings(_Group):
     settle_delay_s: float = Field(
         2.0, ge=0, description="sweeps stop at now minus this, so in-flight writes settle"
     )
-    poll_interval_s: float = Field(
-        1.0, gt=0, description="sleep between sweeps once caught up"
-    )
+    poll_interval_s: float = Field(1.0, gt=0, description="sleep between sweeps once caught up")
     error_backoff_max_s: float = Field(
         60.0, gt=0, description="cap on the pause after a failed sweep (doubles from 1 s)"
     )
@@ -146,9 +144,7 @@ class KafkaSettings(_Group):
         "zstd", description="producer compression codec"
     )
     linger_ms: int = Field(5, ge=0, description="producer batching delay")
-    max_batch_bytes: int = Field(
-        1_048_576, gt=0, description="producer batch size per partition"
-    )
+    max_batch_bytes: int = Field(1_048_576, gt=0, description="producer batch size per partition")
     send_timeout_s: float = Field(
         30.0,
         gt=0,
@@ -189,9 +185,7 @@ class ObservabilitySettings(_Group):
         60.0, gt=0, description="/readyz fails when the last good sweep is older than this"
     )
     log_format: Literal["text", "json"] = Field("text", description="log line format")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        "INFO", description="log level"
-    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log level")
 
 
 class FeederSettings(BaseSettings):

@@ -1,0 +1,226 @@
+"""The composition root: builds every part from the settings, runs them, shuts them down.
+
+This is the only module that knows every concrete class. Shutdown has two phases: SIGTERM or
+SIGINT sets ``stopping`` (no new page is fetched; the page in flight may finish within
+``sweep.shutdown_grace_s``, and its checkpoint commit is shielded), then the metrics server stops
+and the sink and store close. A second signal cancels at once; nothing acknowledged is lost
+either way, because the checkpoint only ever trails what Kafka acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry
+
+from feeder.checkpoint import CheckpointStore, MemoryCheckpointStore, SqliteCheckpointStore
+from feeder.core.records import TopicNames
+from feeder.core.timestamps import EPOCH
+from feeder.errors import FatalError
+from feeder.loops import poll_forever, prune_forever
+from feeder.observability.http_server import (
+    EmbeddedServer,
+    bind_socket,
+    embedded_server,
+    health_app,
+)
+from feeder.observability.metrics import FeederMetrics
+from feeder.settings import CheckpointSettings, FeederSettings, StartPosition
+from feeder.sink import KafkaSink
+from feeder.source import SessionsApiClient
+from feeder.source.timing import utc_now
+from feeder.sweeper import SweepConfig, Sweeper
+
+logger = logging.getLogger("feeder")
+Clock = Callable[[], datetime]
+
+
+def feed_start(start_position: StartPosition, now: datetime) -> datetime:
+    if start_position == "now":
+        return now
+    if start_position == "earliest":
+        return EPOCH
+    return start_position
+
+
+def topic_names(settings: FeederSettings) -> TopicNames:
+    topics = settings.kafka.topics
+    return TopicNames(topics.events, topics.fraud, topics.state, topics.dead_letter)
+
+
+@contextlib.asynccontextmanager
+async def open_store(settings: CheckpointSettings) -> AsyncIterator[CheckpointStore]:
+    store: CheckpointStore = (
+        await SqliteCheckpointStore.open(settings.path)
+        if settings.backend == "sqlite"
+        else MemoryCheckpointStore()
+    )
+    try:
+        yield store
+    finally:
+        await store.aclose()
+
+
+class FeedApp:
+    """One feed: ``await FeedApp(settings).run()`` until ``stopping`` is set or a signal comes.
+
+    Tests and the demo read ``metrics``, ``metrics_port`` and ``sweeper`` while it runs; fatal
+    errors (credentials, settings, fencing) propagate out of ``run``.
+    """
+
+    def __init__(
+        self,
+        settings: FeederSettings,
+        *,
+        clock: Clock = utc_now,
+        stopping: asyncio.Event | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.stopping = stopping or asyncio.Event()
+        self.metrics = FeederMetrics(CollectorRegistry(), clock)
+        self.sweeper: Sweeper | None = None
+        self.metrics_port: int | None = None
+        self.started = asyncio.Event()
+
+    async def run(self, *, install_signal_handlers: bool = True) -> None:
+        settings = self.settings
+        listener = bind_socket(settings.observability.host, settings.observability.port)
+        self.metrics_port = int(listener.getsockname()[1])
+        async with contextlib.AsyncExitStack() as stack:
+            stack.callback(listener.close)
+            store = await stack.enter_async_context(open_store(settings.checkpoint))
+            client = await stack.enter_async_context(
+                SessionsApiClient(settings.api, observer=self.metrics)
+            )
+            sink = await KafkaSink.open(settings.kafka)
+            stack.push_async_callback(sink.aclose)
+            position = await Sweeper.resume_position(
+                store, feed_start(settings.sweep.start_position, self.clock())
+            )
+            self.sweeper = Sweeper(
+                source=client,
+                sink=sink,
+                store=store,
+                config=SweepConfig(
+                    page_size=settings.api.page_size,
+                    lookback_s=settings.sweep.lookback_s,
+                    settle_delay_s=settings.sweep.settle_delay_s,
+                    event_source=settings.events.source,
+                    topics=topic_names(settings),
+                ),
+                position=position,
+                clock=self.clock,
+                observer=self.metrics,
+                stopping=self.stopping,
+            )
+            await self._supervise(self.sweeper, store, listener, install_signal_handlers)
+            logger.info("stopped at %s", self.sweeper.position)
+
+    async def _supervise(
+        self,
+        sweeper: Sweeper,
+        store: CheckpointStore,
+        listener: socket.socket,
+        install_signal_handlers: bool,
+    ) -> None:
+        server = embedded_server(
+            health_app(self.metrics, self.clock, self.settings.observability.ready_max_sweep_age_s)
+        )
+        try:
+            await self._run_tasks(sweeper, store, server, listener, install_signal_handlers)
+        except BaseExceptionGroup as group:
+            # Surface the fatal error itself (not a group) so the CLI can print its message.
+            fatal = group.subgroup(FatalError)
+            if fatal is None:
+                raise
+            raise _first_leaf(fatal) from group
+
+    async def _run_tasks(
+        self,
+        sweeper: Sweeper,
+        store: CheckpointStore,
+        server: EmbeddedServer,
+        listener: socket.socket,
+        install_signal_handlers: bool,
+    ) -> None:
+        sweep = self.settings.sweep
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(server.serve(sockets=[listener]), name="metrics-server")
+            poll = tasks.create_task(
+                poll_forever(
+                    sweeper,
+                    stopping=self.stopping,
+                    poll_interval_s=sweep.poll_interval_s,
+                    error_backoff_max_s=sweep.error_backoff_max_s,
+                    observer=self.metrics,
+                ),
+                name="poll",
+            )
+            tasks.create_task(
+                prune_forever(
+                    store,
+                    stopping=self.stopping,
+                    clock=self.clock,
+                    retention_s=sweep.session_retention_s,
+                    interval_s=sweep.prune_interval_s,
+                    observer=self.metrics,
+                ),
+                name="prune",
+            )
+            with _signals_set(self.stopping, poll, enabled=install_signal_handlers):
+                logger.info(
+                    "feeding from %s, resuming at %s; metrics on http://%s:%d/metrics",
+                    self.settings.api.base_url,
+                    sweeper.position,
+                    self.settings.observability.host,
+                    self.metrics_port,
+                )
+                self.started.set()
+                await self.stopping.wait()
+                logger.info(
+                    "stopping: the page in flight has %.0f s to finish", sweep.shutdown_grace_s
+                )
+                _, pending = await asyncio.wait({poll}, timeout=sweep.shutdown_grace_s)
+                if pending:
+                    logger.warning("the page in flight did not finish in time; abandoning it")
+                    poll.cancel()
+                server.should_exit = True
+
+
+def _first_leaf(group: BaseExceptionGroup[FatalError]) -> FatalError:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+@contextlib.contextmanager
+def _signals_set(
+    stopping: asyncio.Event, poll: asyncio.Task[None], *, enabled: bool
+) -> Iterator[None]:
+    """First SIGINT/SIGTERM: stop gracefully. Second one: abandon the page in flight now."""
+    if not enabled:
+        yield
+        return
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: signal.Signals) -> None:
+        if stopping.is_set():
+            logger.warning("second %s: stopping now", signum.name)
+            poll.cancel()
+            return
+        logger.info("%s received", signum.name)
+        stopping.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        yield
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)

@@ -1,0 +1,46 @@
+"""The checkpoint store contract."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from feeder.core.state import FeedPosition, SessionState
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSize:
+    tracked_sessions: int
+    bytes_on_disk: int
+
+
+class CheckpointStore(Protocol):
+    """Remembers what the feed has delivered.
+
+    ``commit`` is atomic: the states and the position land together or not at all, and it is
+    called only after the sink acknowledged every record of the page. A Kafka-transactional
+    backend implements the same four methods with a compacted topic.
+    """
+
+    async def load_position(self) -> FeedPosition | None:
+        """The committed position, or ``None`` for a feed that never committed."""
+        ...
+
+    async def load_states(self, session_ids: Collection[str]) -> dict[str, SessionState]:
+        """The last committed state of each of ``session_ids`` that is known."""
+        ...
+
+    async def commit(self, states: Iterable[SessionState], position: FeedPosition) -> None:
+        """Store the newer states and the new position in one atomic step."""
+        ...
+
+    async def prune(self, expired_before: datetime) -> StoreSize:
+        """Forget sessions whose ``expiresAt`` (or, lacking it, ``updatedAt``) is older than
+        ``expired_before``; return the size left."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the store; idempotent."""
+        ...

@@ -1,0 +1,71 @@
+"""The long-running loops the composition root starts: polling and pruning."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from feeder.checkpoint import CheckpointStore, StoreSize
+from feeder.errors import RetriableError
+from feeder.sweeper import Sweeper
+
+logger = logging.getLogger("feeder.loops")
+
+
+class LoopObserver(Protocol):
+    def sweep_failed(self, error: RetriableError) -> None: ...
+
+    def store_measured(self, size: StoreSize) -> None: ...
+
+
+async def _pause(stopping: asyncio.Event, seconds: float) -> None:
+    """Sleep ``seconds`` or until ``stopping`` is set, whichever comes first."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await stopping.wait()
+
+
+async def poll_forever(
+    sweeper: Sweeper,
+    *,
+    stopping: asyncio.Event,
+    poll_interval_s: float,
+    error_backoff_max_s: float,
+    observer: LoopObserver,
+) -> None:
+    """Sweep until caught up, sleep the poll interval, repeat; never die of a transient fault.
+
+    Fatal errors (bad credentials, bad settings, fencing) propagate and stop the process.
+    """
+    backoff_s = 1.0
+    while not stopping.is_set():
+        try:
+            await sweeper.sweep_until_caught_up()
+        except RetriableError as exc:
+            observer.sweep_failed(exc)
+            logger.warning("sweep failed, retrying in %.1f s: %s", backoff_s, exc)
+            await _pause(stopping, backoff_s)
+            backoff_s = min(backoff_s * 2, error_backoff_max_s)
+            continue
+        backoff_s = 1.0
+        await _pause(stopping, poll_interval_s)
+
+
+async def prune_forever(
+    store: CheckpointStore,
+    *,
+    stopping: asyncio.Event,
+    clock: Callable[[], datetime],
+    retention_s: float,
+    interval_s: float,
+    observer: LoopObserver,
+) -> None:
+    """Forget sessions that expired more than ``retention_s`` ago, every ``interval_s``."""
+    while not stopping.is_set():
+        size = await store.prune(clock() - timedelta(seconds=retention_s))
+        observer.store_measured(size)
+        await _pause(stopping, interval_s)

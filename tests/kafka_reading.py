@@ -1,0 +1,54 @@
+"""Read back what landed in Kafka, for tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRecord:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, bytes]
+    timestamp_ms: int
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    at_least: int = 0,
+    idle_polls: int = 2,
+    max_polls: int = 60,
+) -> list[ReadRecord]:
+    """Everything in ``topic`` from the start: poll until ``at_least`` records arrived and then
+    ``idle_polls`` polls brought nothing more (or ``max_polls`` were made)."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    records: list[ReadRecord] = []
+    idle = 0
+    try:
+        for _ in range(max_polls):
+            batches = await consumer.getmany(timeout_ms=300)
+            fresh = [
+                ReadRecord(r.topic, r.key, r.value, dict(r.headers), r.timestamp)
+                for batch in batches.values()
+                for r in batch
+            ]
+            records.extend(fresh)
+            idle = 0 if fresh else idle + 1
+            if len(records) >= at_least and idle >= idle_polls:
+                break
+    finally:
+        await consumer.stop()
+    return records

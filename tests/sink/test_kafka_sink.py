@@ -1,0 +1,92 @@
+"""The Kafka sink against a real broker."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from feeder.core.records import OutgoingRecord
+from feeder.errors import SinkUnavailableError
+from feeder.localkafka import LocalKafkaBroker
+from feeder.settings import KafkaSettings, TopicSettings
+from feeder.sink import KafkaSink
+from feeder.sink.kafka import check_kafka
+from tests.kafka_reading import read_topic
+
+pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
+
+
+def _settings(bootstrap: str, **overrides: object) -> KafkaSettings:
+    suffix = uuid.uuid4().hex[:8]
+    topics = TopicSettings(
+        events=f"ev-{suffix}",
+        fraud=f"fr-{suffix}",
+        state=f"st-{suffix}",
+        dead_letter=f"dl-{suffix}",
+    )
+    return KafkaSettings(
+        bootstrap_servers=bootstrap,
+        topics=topics,
+        partitions=2,
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+async def test_topics_are_created_and_the_state_topic_is_compacted(kafka_bootstrap: str) -> None:
+    settings = _settings(kafka_bootstrap)
+    assert len(await check_kafka(settings)) == 4
+    sink = await KafkaSink.open(settings)
+    await sink.aclose()
+    assert await check_kafka(settings) == []
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        [response] = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, settings.topics.state)]
+        )
+    finally:
+        await admin.close()
+    configs = {entry[0]: entry[1] for entry in response.resources[0][4]}
+    assert configs["cleanup.policy"] == "compact"
+
+
+async def test_published_records_arrive_in_order_with_keys_and_headers(
+    kafka_bootstrap: str,
+) -> None:
+    settings = _settings(kafka_bootstrap)
+    sink = await KafkaSink.open(settings)
+    records = [
+        OutgoingRecord(settings.topics.events, b"s1", f"v{i}".encode(), (("ce_id", b"%d" % i),))
+        for i in range(300)
+    ]
+    try:
+        await sink.publish(records)
+        await sink.publish([])
+    finally:
+        await sink.aclose()
+        await sink.aclose()
+    landed = await read_topic(kafka_bootstrap, settings.topics.events, at_least=300)
+    assert [(r.key, r.value, r.headers) for r in landed] == [
+        (b"s1", f"v{i}".encode(), {"ce_id": b"%d" % i}) for i in range(300)
+    ]
+
+
+async def test_an_unreachable_cluster_is_a_retriable_error_within_the_deadline() -> None:
+    settings = _settings("127.0.0.1:9", send_timeout_s=3)
+    with pytest.raises(SinkUnavailableError, match="FEEDER_KAFKA__BOOTSTRAP_SERVERS"):
+        await KafkaSink.open(settings)
+
+
+async def test_a_broker_that_goes_away_fails_the_page_instead_of_hanging() -> None:
+    with LocalKafkaBroker() as broker:
+        settings = _settings(broker.bootstrap_servers, send_timeout_s=4)
+        sink = await KafkaSink.open(settings)
+        record = OutgoingRecord(settings.topics.events, b"k", b"v", ())
+        await sink.publish([record])
+        broker.stop()
+        with pytest.raises(SinkUnavailableError):
+            await sink.publish([record])
+        await sink.aclose()
