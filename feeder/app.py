@@ -16,11 +16,13 @@ import signal
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
 from feeder.checkpoint import CheckpointStore, MemoryCheckpointStore, SqliteCheckpointStore
 from feeder.core.records import TopicNames
+from feeder.core.state import FeedPosition
 from feeder.core.timestamps import EPOCH
 from feeder.errors import FatalError
 from feeder.loops import poll_forever, prune_forever
@@ -33,9 +35,9 @@ from feeder.observability.http_server import (
 from feeder.observability.metrics import FeederMetrics
 from feeder.settings import CheckpointSettings, FeederSettings, StartPosition
 from feeder.sink import KafkaSink
-from feeder.source import SessionsApiClient
+from feeder.source import NO_OP_OBSERVER, ApiObserver, SessionsApiClient
 from feeder.source.timing import utc_now
-from feeder.sweeper import SweepConfig, Sweeper
+from feeder.sweeper import SweepConfig, Sweeper, SweepObserver
 
 logger = logging.getLogger("feeder")
 Clock = Callable[[], datetime]
@@ -67,6 +69,72 @@ async def open_store(settings: CheckpointSettings) -> AsyncIterator[CheckpointSt
         await store.aclose()
 
 
+async def _open_sweeper(
+    stack: contextlib.AsyncExitStack,
+    settings: FeederSettings,
+    store: CheckpointStore,
+    *,
+    start: datetime,
+    clock: Clock,
+    api_observer: ApiObserver,
+    sweep_observer: SweepObserver,
+    stopping: asyncio.Event,
+) -> Sweeper:
+    """The API client, the Kafka sink and a sweeper over ``store``, closed by ``stack``."""
+    client = await stack.enter_async_context(SessionsApiClient(settings.api, observer=api_observer))
+    sink = await KafkaSink.open(settings.kafka)
+    stack.push_async_callback(sink.aclose)
+    return Sweeper(
+        source=client,
+        sink=sink,
+        store=store,
+        config=SweepConfig(
+            page_size=settings.api.page_size,
+            lookback_s=settings.sweep.lookback_s,
+            settle_delay_s=settings.sweep.settle_delay_s,
+            event_source=settings.events.source,
+            topics=topic_names(settings),
+        ),
+        position=await Sweeper.resume_position(store, start),
+        clock=clock,
+        observer=sweep_observer,
+        stopping=stopping,
+    )
+
+
+async def run_backfill(
+    settings: FeederSettings,
+    *,
+    start: datetime,
+    end: datetime,
+    state_path: Path,
+    observer: SweepObserver,
+    clock: Clock = utc_now,
+) -> FeedPosition:
+    """Publish the events of ``[start, end]`` without touching the live checkpoint.
+
+    The backfill keeps its own SQLite state at ``state_path``: running it again with the same
+    path resumes where it stopped. Events carry the same deterministic ids the live feed gives
+    the same transitions, so consumers can dedupe any overlap.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        store = await stack.enter_async_context(
+            open_store(CheckpointSettings(backend="sqlite", path=state_path))
+        )
+        sweeper = await _open_sweeper(
+            stack,
+            settings,
+            store,
+            start=start,
+            clock=clock,
+            api_observer=NO_OP_OBSERVER,
+            sweep_observer=observer,
+            stopping=asyncio.Event(),
+        )
+        await sweeper.backfill(end)
+        return sweeper.position
+
+
 class FeedApp:
     """One feed: ``await FeedApp(settings).run()`` until ``stopping`` is set or a signal comes.
 
@@ -96,28 +164,14 @@ class FeedApp:
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(listener.close)
             store = await stack.enter_async_context(open_store(settings.checkpoint))
-            client = await stack.enter_async_context(
-                SessionsApiClient(settings.api, observer=self.metrics)
-            )
-            sink = await KafkaSink.open(settings.kafka)
-            stack.push_async_callback(sink.aclose)
-            position = await Sweeper.resume_position(
-                store, feed_start(settings.sweep.start_position, self.clock())
-            )
-            self.sweeper = Sweeper(
-                source=client,
-                sink=sink,
-                store=store,
-                config=SweepConfig(
-                    page_size=settings.api.page_size,
-                    lookback_s=settings.sweep.lookback_s,
-                    settle_delay_s=settings.sweep.settle_delay_s,
-                    event_source=settings.events.source,
-                    topics=topic_names(settings),
-                ),
-                position=position,
+            self.sweeper = await _open_sweeper(
+                stack,
+                settings,
+                store,
+                start=feed_start(settings.sweep.start_position, self.clock()),
                 clock=self.clock,
-                observer=self.metrics,
+                api_observer=self.metrics,
+                sweep_observer=self.metrics,
                 stopping=self.stopping,
             )
             await self._supervise(self.sweeper, store, listener, install_signal_handlers)

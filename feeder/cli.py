@@ -22,7 +22,9 @@ class SubcommandModule(Protocol):
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("feeder.commands.run", "run the poller: sweep the sessions API, publish to Kafka"),
     "check": ("feeder.commands.check", "validate the settings and reach the API and Kafka once"),
+    "backfill": ("feeder.commands.backfill", "publish the events of a past window"),
     "demo": ("feeder.commands.demo", "run everything locally: a Kafka broker and the feed"),
+    "simulate": ("feeder.simulator.cli", "serve a simulated Oasis sessions API (tests, demos)"),
 }
 
 

@@ -46,3 +46,17 @@ def format_settings_reference() -> str:
     return "\n".join(
         f"  {doc.env_var:<{width}}  {doc.description} [default: {doc.default}]" for doc in docs
     )
+
+
+def markdown_settings_table() -> str:
+    """The README's settings table."""
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    rows.extend(
+        f"| `{doc.env_var}` | `{doc.default}` | {doc.description.replace('|', '/')} |"
+        for doc in settings_reference()
+    )
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_settings_table())  # noqa: T201 - prints the table for the README

@@ -31,6 +31,7 @@ Clock = Callable[[], datetime]
 class SweepKind(StrEnum):
     LIVE = "live"
     TRAILING = "trailing"
+    BACKFILL = "backfill"  # an explicit past window, on a store of its own
 
 
 class PageSource(Protocol):
@@ -102,6 +103,10 @@ class Sweeper:
                 self.position, now, self._config.lookback_s, self._config.settle_delay_s
             )
             await self._sweep(SweepKind.TRAILING, window)
+
+    async def backfill(self, end: datetime) -> None:
+        """Sweep from the position's ``live`` edge to ``end`` once (no trailing re-read)."""
+        await self._sweep(SweepKind.BACKFILL, SweepWindow(self.position.live, end))
 
     async def _sweep(self, kind: SweepKind, window: SweepWindow) -> None:
         if window.is_empty:
@@ -176,6 +181,6 @@ class Sweeper:
             self.position = position
 
     def _moved(self, kind: SweepKind, reached: datetime) -> FeedPosition:
-        if kind is SweepKind.LIVE:
+        if kind is not SweepKind.TRAILING:
             return replace(self.position, live=max(self.position.live, reached))
         return replace(self.position, trailing=max(self.position.trailing, reached))

@@ -225,7 +225,7 @@ class FeederMetrics:
         self.checkpoint_commit_duration.observe(commit_s)
 
     def sweep_finished(self, kind: SweepKind, position: FeedPosition, now: datetime) -> None:
-        reached = position.live if kind is SweepKind.LIVE else position.trailing
+        reached = position.trailing if kind is SweepKind.TRAILING else position.live
         self._positions[kind] = reached.timestamp()
         self.watermark.labels(kind.value).set(reached.timestamp())
         self.last_sweep.labels(kind.value).set(now.timestamp())
