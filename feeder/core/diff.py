@@ -29,13 +29,20 @@ FieldValue = datetime | bool | str | None
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One transition of one field; ``time`` is when it happened, by the API's own clock."""
+    """One transition of one field; ``time`` is when it happened, by the API's own clock.
+
+    ``suspectedFraud`` and ``status`` have no timestamp of their own: their ``time`` is the
+    ``updatedAt`` of the first snapshot that showed the new value, and ``since`` is the
+    ``updatedAt`` of the state they changed from (``None`` at first sight), which — unlike
+    ``time`` — does not depend on when the poller looked.
+    """
 
     type: EventType
     field: str
     old: FieldValue
     new: FieldValue
     time: datetime
+    since: datetime | None = None
 
 
 class Verdict(StrEnum):
@@ -102,6 +109,7 @@ def diff_session(
                 None if known is None else old_fraud,
                 snapshot.suspected_fraud,
                 snapshot.updated_at,
+                None if known is None else known.updated_at,
             )
         )
     if known is not None and snapshot.status != known.status:
@@ -112,6 +120,7 @@ def diff_session(
                 known.status,
                 snapshot.status,
                 snapshot.updated_at,
+                known.updated_at,
             )
         )
     return changes

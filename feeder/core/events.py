@@ -31,20 +31,23 @@ class ChangeEvent:
 
 
 def event_id(session_id: str, change: Change) -> str:
-    """UUIDv5 over the session, the type and the transition's own timestamp (and value).
+    """UUIDv5 over the session, the type and what identifies the transition.
 
-    The same transition always gets the same id, so an event re-sent after a crash can be
-    deduplicated by consumers.
+    Moments (created, entered, exited, code scanned) are identified by their own timestamp;
+    ``suspectedFraud`` and ``status`` by the state they changed from and the new value, which
+    stay the same however late the poller looks. So a transition always gets the same id, and
+    an event re-sent after a crash can be deduplicated by consumers.
     """
-    identity = "\x1f".join(
-        (
-            session_id,
-            change.type.value,
-            format_timestamp(change.time),
-            _json_value(change.new) or "",
-        )
-    )
+    if change.type in _TOGGLES:
+        since = "first-sight" if change.since is None else format_timestamp(change.since)
+        transition = f"since {since} to {_json_value(change.new)}"
+    else:
+        transition = format_timestamp(change.time)
+    identity = "\x1f".join((session_id, change.type.value, transition))
     return str(uuid.uuid5(EVENT_ID_NAMESPACE, identity))
+
+
+_TOGGLES = frozenset({EventType.SUSPECTED_FRAUD_CHANGED, EventType.STATUS_CHANGED})
 
 
 def _json_value(value: FieldValue) -> str | None:

@@ -67,3 +67,24 @@ def test_late_records_and_order_violations_are_counted() -> None:
     assert plan.order_violations == 2
     assert plan.late_ages_s == (60.0,)
     assert plan.max_updated_at == at(50)
+
+
+def test_a_fraud_flip_has_one_id_however_late_the_poller_sees_it() -> None:
+    from feeder.core.state import SessionState  # noqa: PLC0415
+
+    known = SessionState.of(parse_session(record("s1", updated=10)))
+    seen_early = parse_session(record("s1", updated=20, fraud=True))
+    seen_late = parse_session(record("s1", updated=30, fraud=True, entered=25))
+
+    def fraud_id(snapshot):  # type: ignore[no-untyped-def]
+        changes = diff_session(known, snapshot, at(0))
+        [event] = [
+            e for e in change_events(snapshot, changes) if e.type.value.endswith("fraud_changed")
+        ]
+        return event.id
+
+    assert fraud_id(seen_early) == fraud_id(seen_late)
+    flipped_back = SessionState.of(parse_session(record("s1", updated=40, fraud=False)))
+    again = parse_session(record("s1", updated=50, fraud=True))
+    [second] = change_events(again, diff_session(flipped_back, again, at(0)))
+    assert second.id != fraud_id(seen_early)

@@ -1,0 +1,183 @@
+"""End-to-end harness: the simulator (real HTTP), a real FeedApp, the real Kafka broker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import orjson
+
+from feeder.app import FeedApp
+from feeder.core.timestamps import parse_timestamp
+from feeder.settings import FeederSettings
+from feeder.simulator.ground_truth import Transition
+from feeder.source.timing import utc_now
+from tests.kafka_reading import ReadRecord, read_topic
+
+KIND_OF_TYPE = {
+    "session.created": "created",
+    "session.entered": "entered",
+    "session.exited": "exited",
+    "session.code_scanned": "code_scanned",
+    "session.suspected_fraud_changed": "suspected_fraud_changed",
+    "session.status_changed": "status_changed",
+}
+
+
+def feeder_settings(
+    base_url: str, token: str, bootstrap: str, checkpoint: Path, **sweep: object
+) -> FeederSettings:
+    """Fast-polling settings against the simulator, with topics no other test uses."""
+    suffix = uuid.uuid4().hex[:8]
+    sweep_settings = {
+        "start_position": "earliest",
+        "poll_interval_s": 0.2,
+        "settle_delay_s": 0.3,
+        "lookback_s": 2.0,
+        "shutdown_grace_s": 5.0,
+        **sweep,
+    }
+    return FeederSettings.model_validate(
+        {
+            "api": {
+                "base_url": base_url,
+                "token": token,
+                "requests_per_s": 50,
+                "backoff_initial_s": 0.05,
+                "backoff_max_s": 0.5,
+                "request_timeout_s": 2,
+                "connect_timeout_s": 2,
+                "max_attempts": 4,
+            },
+            "sweep": sweep_settings,
+            "kafka": {
+                "bootstrap_servers": bootstrap,
+                "partitions": 2,
+                "send_timeout_s": 15,
+                "topics": {
+                    "events": f"events-{suffix}",
+                    "fraud": f"fraud-{suffix}",
+                    "state": f"state-{suffix}",
+                    "dead_letter": f"dlq-{suffix}",
+                },
+            },
+            "checkpoint": {"backend": "sqlite", "path": str(checkpoint)},
+            "observability": {"port": 0},
+        }
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_feed(settings: FeederSettings) -> AsyncIterator[FeedApp]:
+    """A FeedApp running in a task; stopped gracefully (and its failure raised) at exit."""
+    app = FeedApp(settings)
+    task = asyncio.create_task(app.run(install_signal_handlers=False))
+    started = asyncio.create_task(app.started.wait())
+    await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED, timeout=60)
+    if task.done():
+        started.cancel()
+        task.result()
+    try:
+        yield app
+    finally:
+        app.stopping.set()
+        await asyncio.wait_for(task, 30)
+
+
+async def wait_until(condition: Callable[[], bool], *, timeout_s: float, what: str) -> None:
+    """Poll ``condition`` until true; fail with ``what`` after ``timeout_s`` (a bounded wait,
+    not a speed assertion)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def wait_caught_up(app: FeedApp, moment: datetime, timeout_s: float = 60) -> None:
+    """Until the live sweep has read everything up to ``moment``."""
+    await wait_until(
+        lambda: app.sweeper is not None and app.sweeper.position.live >= moment,
+        timeout_s=timeout_s,
+        what=f"the feed to reach {moment.isoformat()}",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedEvent:
+    id: str
+    type: str
+    session_id: str
+    time: datetime
+    new: object
+    record: ReadRecord
+
+
+async def published_events(bootstrap: str, topic: str) -> list[PublishedEvent]:
+    events = []
+    for record in await read_topic(bootstrap, topic):
+        assert record.value is not None
+        envelope = orjson.loads(record.value)
+        [change] = envelope["data"]["changed"].values()
+        events.append(
+            PublishedEvent(
+                id=envelope["id"],
+                type=envelope["type"],
+                session_id=envelope["subject"],
+                time=parse_timestamp(envelope["time"]),
+                new=change["new"],
+                record=record,
+            )
+        )
+    return events
+
+
+TOGGLE_KINDS = frozenset({"suspected_fraud_changed", "status_changed"})
+
+
+def matching_transition(event: PublishedEvent, transitions: list[Transition]) -> Transition | None:
+    """The ground-truth transition an event reports, or ``None`` if it reports none.
+
+    Moments match on their own timestamp. Fraud and status changes have no timestamp in the
+    API: the event's time is the ``updatedAt`` of the snapshot the poller saw, so it matches the
+    transition to the same new value that was in force at that time.
+    """
+    kind = KIND_OF_TYPE[event.type]
+    same = [t for t in transitions if t.session_id == event.session_id and t.kind == kind]
+    if kind not in TOGGLE_KINDS:
+        return next((t for t in same if t.at == event.time), None)
+    in_force = [t for t in same if t.at <= event.time]
+    if not in_force or in_force[-1].new != event.new:
+        return None
+    return in_force[-1]
+
+
+def lasting_transitions(transitions: list[Transition], min_visible_s: float) -> list[Transition]:
+    """Transitions that stayed visible at least ``min_visible_s`` before a later one of the same
+    kind on the same session replaced them (the last of each kind always counts)."""
+    lasting = []
+    for index, transition in enumerate(transitions):
+        successor = next(
+            (
+                later
+                for later in transitions[index + 1 :]
+                if later.session_id == transition.session_id and later.kind == transition.kind
+            ),
+            None,
+        )
+        if (
+            successor is None
+            or (successor.visible_at - transition.visible_at).total_seconds() >= min_visible_s
+        ):
+            lasting.append(transition)
+    return lasting
+
+
+def now() -> datetime:
+    return utc_now()
