@@ -1,0 +1,30 @@
+"""The README stays true: every setting and every exported metric is documented."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from feeder.observability.metrics import FeederMetrics
+from feeder.settings_reference import settings_reference
+from feeder.source.timing import utc_now
+
+README = (Path(__file__).parents[2] / "README.md").read_text()
+
+
+def test_every_setting_is_in_the_readme() -> None:
+    missing = [doc.env_var for doc in settings_reference() if f"`{doc.env_var}`" not in README]
+    assert missing == []
+
+
+def test_every_metric_is_in_the_readme() -> None:
+    registry = CollectorRegistry()
+    FeederMetrics(registry, utc_now)
+    names = set()
+    for family in registry.collect():
+        suffix = {"counter": "_total", "info": "_info"}.get(family.type, "")
+        names.add(family.name + suffix)
+    documented = set(re.findall(r"`(feeder_[a-z_]+)", README))
+    assert sorted(names - documented) == []
