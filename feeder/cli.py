@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "backfill": ("feeder.commands.backfill", "publish the events of a past window"),
     "demo": ("feeder.commands.demo", "run everything locally: a Kafka broker and the feed"),
     "simulate": ("feeder.simulator.cli", "serve a simulated Oasis sessions API (tests, demos)"),
+    "schemas": ("feeder.commands.schemas", "write (or --check) the JSON Schemas of the events"),
 }
 
 
