@@ -84,6 +84,20 @@ def _moment_changes(
     return changes
 
 
+INITIAL_STATUS = "active"  # the only status the API documents; sessions start in it
+
+
+def _status_changed(
+    known: SessionState | None, snapshot: SessionSnapshot, feed_start: datetime
+) -> bool:
+    if known is not None:
+        return snapshot.status != known.status
+    # First sight: a session created since the feed start that has left its initial status
+    # changed status since the feed start too, even if no poll saw the steps in between.
+    created_at = snapshot.created_at or snapshot.updated_at
+    return created_at >= feed_start and snapshot.status not in (None, INITIAL_STATUS)
+
+
 def diff_session(
     known: SessionState | None, snapshot: SessionSnapshot, feed_start: datetime
 ) -> list[Change]:
@@ -91,7 +105,8 @@ def diff_session(
 
     First sight (``known is None``): a transition counts only if its own timestamp is at or after
     ``feed_start``, except ``suspectedFraud: true``, which always counts (alerting must not miss
-    a flag). Known sessions: a moment field counts when it moved to a newer non-null value;
+    a flag); a status other than ``active`` counts if the session was created since
+    ``feed_start``. Known sessions: a moment field counts when it moved to a newer non-null value;
     ``suspectedFraud`` and ``status`` when they differ.
     """
     changes: list[Change] = []
@@ -112,15 +127,15 @@ def diff_session(
                 None if known is None else known.updated_at,
             )
         )
-    if known is not None and snapshot.status != known.status:
+    if _status_changed(known, snapshot, feed_start):
         changes.append(
             Change(
                 EventType.STATUS_CHANGED,
                 "status",
-                known.status,
+                None if known is None else known.status,
                 snapshot.status,
                 snapshot.updated_at,
-                known.updated_at,
+                None if known is None else known.updated_at,
             )
         )
     return changes

@@ -62,3 +62,12 @@ def test_change_time_is_the_api_timestamp() -> None:
     snapshot = parse_session(record(updated=20, entered=15))
     [change] = diff_session(_state(updated=10), snapshot, at(0))
     assert change.time == at(15)
+
+
+def test_first_sight_of_a_session_that_left_its_initial_status_since_the_start() -> None:
+    raw = record(updated=100, created=10, status="completed")
+    assert _types(None, raw, start=0) == ["session.created", "session.status_changed"]
+    assert _types(None, raw, start=60) == []  # created before the start: history, not replayed
+    assert _types(None, record(updated=100, created=10, status="active"), start=0) == [
+        "session.created"
+    ]

@@ -159,23 +159,55 @@ def matching_transition(event: PublishedEvent, transitions: list[Transition]) ->
 
 
 def lasting_transitions(transitions: list[Transition], min_visible_s: float) -> list[Transition]:
-    """Transitions that stayed visible at least ``min_visible_s`` before a later one of the same
-    kind on the same session replaced them (the last of each kind always counts)."""
-    lasting = []
-    for index, transition in enumerate(transitions):
+    """The transitions a poller must report.
+
+    A transition counts when it stayed visible at least ``min_visible_s`` before a later one of
+    the same kind on the same session replaced it (the last of each kind always qualifies). A
+    fraud or status change that only undid a change nobody could see (``true`` for 50 ms, then
+    ``false`` again) is invisible too: the poller saw the same value before and after.
+    """
+
+    def visible_for(index: int) -> float | None:
+        current = transitions[index]
         successor = next(
             (
                 later
                 for later in transitions[index + 1 :]
-                if later.session_id == transition.session_id and later.kind == transition.kind
+                if later.session_id == current.session_id and later.kind == current.kind
             ),
             None,
         )
-        if (
-            successor is None
-            or (successor.visible_at - transition.visible_at).total_seconds() >= min_visible_s
-        ):
-            lasting.append(transition)
+        return (
+            None
+            if successor is None
+            else (successor.visible_at - current.visible_at).total_seconds()
+        )
+
+    def lasted(index: int) -> bool:
+        seconds = visible_for(index)
+        return seconds is None or seconds >= min_visible_s
+
+    lasting = []
+    for index, transition in enumerate(transitions):
+        if not lasted(index):
+            continue
+        if transition.kind in TOGGLE_KINDS:
+            predecessor = next(
+                (
+                    earlier
+                    for earlier in reversed(range(index))
+                    if transitions[earlier].session_id == transition.session_id
+                    and transitions[earlier].kind == transition.kind
+                ),
+                None,
+            )
+            if (
+                predecessor is not None
+                and not lasted(predecessor)
+                and transitions[predecessor].old == transition.new
+            ):
+                continue
+        lasting.append(transition)
     return lasting
 
 

@@ -71,6 +71,7 @@ async def test_every_lasting_transition_has_exactly_one_event_and_no_event_is_in
     assert {"session.created", "session.entered", "session.exited"} <= set(kinds)
     assert kinds["session.suspected_fraud_changed"] > 0
 
+
 async def test_fraud_topic_carries_every_fraud_event_and_nothing_else(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
