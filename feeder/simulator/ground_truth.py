@@ -1,0 +1,161 @@
+"""The ground truth: every transition the simulator made, in the order it became visible.
+
+Each :class:`Transition` says which session changed, how (``kind``, lined up with the feeder's
+event types), the change's own timestamp, the old and new value, the ``updatedAt`` the change
+carries, and when it became visible through the API (``visible_at``; later than ``updated_at``
+only for late-visible commits). A transition is *superseded* when a later one of the same kind
+hits the same session; a poller that did not look in between sees only the later state.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Literal, cast, get_args
+
+import orjson
+
+from feeder.simulator.clock import format_ms, from_ms, parse_timestamp
+
+TransitionKind = Literal[
+    "created", "entered", "exited", "code_scanned", "suspected_fraud_changed", "status_changed"
+]
+TRANSITION_KINDS: tuple[TransitionKind, ...] = get_args(TransitionKind)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One change of one session, as it really happened."""
+
+    seq: int
+    session_id: str
+    kind: TransitionKind
+    at_ms: int
+    old: object
+    new: object
+    updated_at_ms: int
+    visible_at_ms: int
+
+    @property
+    def at(self) -> datetime:
+        """The change's own timestamp (e.g. the new ``customerLastEnteredAt``)."""
+        return from_ms(self.at_ms)
+
+    @property
+    def updated_at(self) -> datetime:
+        """The ``updatedAt`` the session carried after this change."""
+        return from_ms(self.updated_at_ms)
+
+    @property
+    def visible_at(self) -> datetime:
+        """When the API started serving this change."""
+        return from_ms(self.visible_at_ms)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "seq": self.seq,
+            "session_id": self.session_id,
+            "kind": self.kind,
+            "at": format_ms(self.at_ms),
+            "old": self.old,
+            "new": self.new,
+            "updated_at": format_ms(self.updated_at_ms),
+            "visible_at": format_ms(self.visible_at_ms),
+        }
+
+    @classmethod
+    def from_json(cls, document: dict[str, object]) -> Transition:
+        kind = document["kind"]
+        if kind not in TRANSITION_KINDS:
+            raise ValueError(f"unknown transition kind {kind!r}")
+        return cls(
+            seq=int(cast(int, document["seq"])),
+            session_id=str(document["session_id"]),
+            kind=kind,
+            at_ms=parse_timestamp(str(document["at"])),
+            old=document["old"],
+            new=document["new"],
+            updated_at_ms=parse_timestamp(str(document["updated_at"])),
+            visible_at_ms=parse_timestamp(str(document["visible_at"])),
+        )
+
+
+class GroundTruthLog:
+    """Transitions in memory (the newest ``memory_max``) and, if a path is set, in a JSONL file."""
+
+    def __init__(self, path: Path | None, memory_max: int) -> None:
+        self._recent: deque[Transition] = deque(maxlen=memory_max)
+        self._last_seq = 0
+        self._path = path
+        self._file: IO[bytes] | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = path.open("ab")
+
+    @property
+    def last_seq(self) -> int:
+        return self._last_seq
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    def append(
+        self,
+        *,
+        session_id: int,
+        kind: TransitionKind,
+        at_ms: int,
+        old: object,
+        new: object,
+        updated_at_ms: int,
+        visible_at_ms: int,
+    ) -> Transition:
+        self._last_seq += 1
+        record = Transition(
+            self._last_seq, str(session_id), kind, at_ms, old, new, updated_at_ms, visible_at_ms
+        )
+        self._recent.append(record)
+        if self._file is not None:
+            self._file.write(orjson.dumps(record.to_json(), option=orjson.OPT_APPEND_NEWLINE))
+        return record
+
+    def read(
+        self,
+        after_seq: int = 0,
+        limit: int | None = None,
+        session_id: str | None = None,
+        kinds: Iterable[str] | None = None,
+    ) -> list[Transition]:
+        """Transitions with ``seq > after_seq`` still in memory, oldest first, filtered."""
+        if not self._recent:
+            return []
+        skip = max(0, after_seq - self._recent[0].seq + 1)
+        wanted_kinds = None if kinds is None else frozenset(kinds)
+        selected = (
+            record
+            for record in itertools.islice(self._recent, skip, None)
+            if (session_id is None or record.session_id == session_id)
+            and (wanted_kinds is None or record.kind in wanted_kinds)
+        )
+        return list(itertools.islice(selected, limit))
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def close(self) -> None:
+        """Flush and close the file; idempotent."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def read_jsonl(path: Path) -> list[Transition]:
+    """Every transition in a ground-truth JSONL file."""
+    with path.open("rb") as handle:
+        return [Transition.from_json(orjson.loads(line)) for line in handle if line.strip()]
