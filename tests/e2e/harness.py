@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,7 @@ from feeder.app import FeedApp
 from feeder.core.timestamps import parse_timestamp
 from feeder.settings import FeederSettings
 from feeder.simulator.ground_truth import Transition
+from feeder.simulator.settings import SimulatorSettings
 from feeder.source.timing import utc_now
 from tests.kafka_reading import ReadRecord, read_topic
 
@@ -27,6 +29,25 @@ KIND_OF_TYPE = {
     "session.suspected_fraud_changed": "suspected_fraud_changed",
     "session.status_changed": "status_changed",
 }
+
+
+def busy_store(seed: int, **faults: object) -> SimulatorSettings:
+    """A lively simulated store: sessions live seconds, not minutes; many ties and fraud flips."""
+    return SimulatorSettings.model_validate(
+        {
+            "server": {"port": 0},
+            "traffic": {
+                "seed": seed,
+                "stores": 5,
+                "new_sessions_per_s": 15,
+                "speedup": 300,
+                "tie_share": 0.3,
+                "fraud_share": 0.3,
+                "reentry_share": 0.5,
+            },
+            "faults": faults,
+        }
+    )
 
 
 def feeder_settings(
@@ -209,6 +230,27 @@ def lasting_transitions(transitions: list[Transition], min_visible_s: float) -> 
                 continue
         lasting.append(transition)
     return lasting
+
+
+MIN_VISIBLE_S = 3.0
+"""A transition replaced by the next one of its kind sooner than this may be invisible to a
+poller (DESIGN §3); anything that lasted longer must have reached Kafka."""
+
+
+def assert_feed_matches_ground_truth(
+    events: list[PublishedEvent], transitions: list[Transition]
+) -> Counter[str]:
+    """No invented event, one distinct event id per transition, every lasting transition
+    reported; returns the count of distinct events per type."""
+    distinct = list({event.id: event for event in events}.values())  # a re-send shares its id
+    matched = {event.id: matching_transition(event, transitions) for event in distinct}
+    assert [event for event in distinct if matched[event.id] is None] == []
+    ids_per_transition = Counter(t.seq for t in matched.values() if t is not None)
+    assert [seq for seq, count in ids_per_transition.items() if count > 1] == []
+    lasting = lasting_transitions(transitions, MIN_VISIBLE_S)
+    missed = [t for t in lasting if t.seq not in ids_per_transition]
+    assert missed == [], f"{len(missed)} of {len(lasting)} lasting transitions missed: {missed[:5]}"
+    return Counter(event.type for event in distinct)
 
 
 def now() -> datetime:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from feeder.simulator.server import run_simulator_in_thread
-from feeder.simulator.settings import SimulatorSettings
 from tests.e2e.harness import (
+    assert_feed_matches_ground_truth,
+    busy_store,
     feeder_settings,
-    lasting_transitions,
-    matching_transition,
     now,
     published_events,
     running_feed,
@@ -21,27 +19,6 @@ from tests.e2e.harness import (
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(240)]
-
-# A transition replaced by the next one of its kind sooner than this may be invisible to a
-# poller (DESIGN §3); anything that lasted longer must have reached Kafka.
-MIN_VISIBLE_S = 3.0
-
-
-def busy_store(seed: int) -> SimulatorSettings:
-    return SimulatorSettings.model_validate(
-        {
-            "server": {"port": 0},
-            "traffic": {
-                "seed": seed,
-                "stores": 5,
-                "new_sessions_per_s": 15,
-                "speedup": 300,
-                "tie_share": 0.3,
-                "fraud_share": 0.3,
-                "reentry_share": 0.5,
-            },
-        }
-    )
 
 
 async def test_every_lasting_transition_has_exactly_one_event_and_no_event_is_invented(
@@ -60,14 +37,7 @@ async def test_every_lasting_transition_has_exactly_one_event_and_no_event_is_in
     events = await published_events(kafka_bootstrap, settings.kafka.topics.events)
 
     assert len(transitions) > 100, "the traffic model produced too little to test"
-    distinct = list({event.id: event for event in events}.values())  # a re-send shares its id
-    matched = {event.id: matching_transition(event, transitions) for event in distinct}
-    assert [event for event in distinct if matched[event.id] is None] == []
-    ids_per_transition = Counter(t.seq for t in matched.values() if t is not None)
-    assert [seq for seq, count in ids_per_transition.items() if count > 1] == []
-    lasting = lasting_transitions(transitions, MIN_VISIBLE_S)
-    assert [t for t in lasting if t.seq not in ids_per_transition] == []
-    kinds = Counter(event.type for event in distinct)
+    kinds = assert_feed_matches_ground_truth(events, transitions)
     assert {"session.created", "session.entered", "session.exited"} <= set(kinds)
     assert kinds["session.suspected_fraud_changed"] > 0
 

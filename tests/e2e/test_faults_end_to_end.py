@@ -1,0 +1,172 @@
+"""The feed under the API's awkward behaviour: errors, throttling, hangs, bad bodies and
+records, late-visible writes and bad credentials — against the simulator and a real broker."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import orjson
+import pytest
+
+from feeder.app import FeedApp
+from feeder.errors import AuthError
+from feeder.simulator.server import run_simulator_in_thread
+from tests.e2e.harness import (
+    assert_feed_matches_ground_truth,
+    busy_store,
+    feeder_settings,
+    now,
+    published_events,
+    running_feed,
+    wait_caught_up,
+    wait_until,
+)
+from tests.kafka_reading import read_topic
+
+pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(240)]
+
+
+def sample(app: FeedApp, name: str, **labels: str) -> float:
+    value = app.metrics.registry.get_sample_value(name, labels)
+    return 0.0 if value is None else value
+
+
+def sum_of_samples(app: FeedApp, name: str) -> float:
+    """The sum over every label set of one metric."""
+    return sum(
+        sample.value
+        for family in app.metrics.registry.collect()
+        for sample in family.samples
+        if sample.name == name
+    )
+
+
+async def test_transient_faults_are_retried_and_lose_nothing(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    faults = {
+        "error_share": 0.15,
+        "throttle_share": 0.1,
+        "retry_after_s": 0,
+        "retry_after_form": "mixed",
+        "truncated_share": 0.05,
+        "non_json_share": 0.05,
+        "id_format": "mixed",
+    }
+    with run_simulator_in_thread(busy_store(seed=21, **faults)) as sim:
+        settings = feeder_settings(
+            sim.base_url, sim.token, kafka_bootstrap, tmp_path / "cp.sqlite3"
+        )
+        mixed = sim.call(lambda s: s.faults)
+        async with running_feed(settings) as app:
+            await asyncio.sleep(2)
+            # An outage: every request hangs past the client's 2 s timeout. The store is quiet
+            # around it: changes made and replaced while a poller is blind are invisible to it.
+            sim.call(lambda s: s.pause())
+            await wait_caught_up(app, now(), timeout_s=120)
+            hanging = mixed.model_copy(update={"hang_share": 1.0, "hang_s": 3.0})
+            sim.call(lambda s: s.set_faults(hanging))
+            await asyncio.sleep(3)
+            sim.call(lambda s: s.set_faults(mixed))
+            await wait_caught_up(app, now(), timeout_s=120)
+            sim.call(lambda s: s.resume())
+            await asyncio.sleep(2)
+            sim.call(lambda s: s.pause())
+            await wait_caught_up(app, now(), timeout_s=120)
+            retries = {
+                reason: sample(app, "feeder_api_retries_total", reason=reason)
+                for reason in ("retriable_status", "malformed_body", "timeout")
+            }
+        transitions = sim.call(lambda s: s.ground_truth())
+    events = await published_events(kafka_bootstrap, settings.kafka.topics.events)
+    assert all(count > 0 for count in retries.values()), retries
+    assert_feed_matches_ground_truth(events, transitions)
+
+
+async def test_malformed_records_are_dead_lettered_and_the_sweep_goes_on(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    with run_simulator_in_thread(busy_store(seed=5, malformed_share=0.1)) as sim:
+        settings = feeder_settings(
+            sim.base_url, sim.token, kafka_bootstrap, tmp_path / "cp.sqlite3"
+        )
+        async with running_feed(settings) as app:
+            await asyncio.sleep(3)
+            sim.call(lambda s: s.pause())
+            await wait_caught_up(app, now())
+        dead_lettered = sum_of_samples(app, "feeder_dead_letters_total")  # after the last page
+    letters = await read_topic(kafka_bootstrap, settings.kafka.topics.dead_letter)
+    events = await published_events(kafka_bootstrap, settings.kafka.topics.events)
+    assert letters
+    assert len(letters) == dead_lettered
+    for letter in letters:
+        assert letter.headers["feeder_error_reason"]
+        assert letter.headers["content-type"] == b"application/json"
+        assert letter.value is not None
+        orjson.loads(letter.value)  # the raw record, kept whole
+    assert len(events) > 50  # the good records kept flowing
+
+
+async def test_late_visible_writes_within_the_lookback_are_caught_and_measured(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    simulator = busy_store(seed=9, late_visible_share=0.2, late_visible_delay_s=1.0)
+    with run_simulator_in_thread(simulator) as sim:
+        settings = feeder_settings(
+            sim.base_url, sim.token, kafka_bootstrap, tmp_path / "cp.sqlite3", lookback_s=3.0
+        )
+        async with running_feed(settings) as app:
+            await asyncio.sleep(4)
+            sim.call(lambda s: s.pause())
+            paused_at = now()
+            await wait_until(
+                lambda: sim.call(lambda s: s.held_changes) == 0,
+                timeout_s=30,
+                what="every held change to become visible",
+            )
+            await wait_until(
+                lambda: app.sweeper is not None and app.sweeper.position.trailing >= paused_at,
+                timeout_s=60,
+                what="the trailing sweep to pass the pause",
+            )
+            late = sample(app, "feeder_records_late_total")
+        transitions = sim.call(lambda s: s.ground_truth())
+    events = await published_events(kafka_bootstrap, settings.kafka.topics.events)
+    assert any(t.visible_at > t.updated_at for t in transitions), "no late-visible writes"
+    assert late > 0
+    assert_feed_matches_ground_truth(events, transitions)
+
+
+async def test_a_wrong_token_stops_the_feed_with_a_message_naming_the_setting(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    with run_simulator_in_thread(busy_store(seed=1)) as sim:
+        settings = feeder_settings(
+            sim.base_url, "not-the-token", kafka_bootstrap, tmp_path / "cp.sqlite3"
+        )
+        with pytest.raises(AuthError, match="FEEDER_API__TOKEN") as caught:
+            await asyncio.wait_for(FeedApp(settings).run(install_signal_handlers=False), 60)
+    assert "not-the-token" not in str(caught.value)
+
+
+async def test_unknown_statuses_and_extra_fields_pass_through_untouched(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    with run_simulator_in_thread(busy_store(seed=3)) as sim:
+        sim.call(lambda s: s.pause())
+        session_id = sim.call(lambda s: s.create_session())
+        sim.call(lambda s: s.update_session(session_id, status="quarantined-by-a-robot"))
+        served = orjson.loads(orjson.dumps(sim.call(lambda s: s.session(session_id))))
+        settings = feeder_settings(
+            sim.base_url, sim.token, kafka_bootstrap, tmp_path / "cp.sqlite3"
+        )
+        async with running_feed(settings) as app:
+            await wait_caught_up(app, now())
+    events = await published_events(kafka_bootstrap, settings.kafka.topics.events)
+    [status] = [e for e in events if e.type == "session.status_changed"]
+    assert status.new == "quarantined-by-a-robot"
+    assert status.record.value is not None
+    assert orjson.loads(status.record.value)["data"]["session"] == served
+    state = await read_topic(kafka_bootstrap, settings.kafka.topics.state)
+    assert [orjson.loads(record.value or b"") for record in state] == [served]
