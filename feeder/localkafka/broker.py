@@ -133,6 +133,9 @@ class LocalKafkaBroker:
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                # Its own session: a terminal's Ctrl-C reaches us, not the JVM, so the broker
+                # outlives the clients that are still flushing; we stop it last.
+                start_new_session=True,
                 preexec_fn=_die_with_parent,  # noqa: PLW1509 - only calls prctl before exec
             )
         try:
