@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.timeout(180)]
 def test_demo_prints_events_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
     log = tmp_path / "demo.log"
     with log.open("wb") as out:
-        demo = subprocess.Popen(  # noqa: S603 - our own command
+        demo = subprocess.Popen(
             [sys.executable, "-m", "feeder", "demo", "--api-port", "0", "--metrics-port", "0"],
             stdout=out,
             stderr=subprocess.STDOUT,
