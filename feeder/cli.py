@@ -23,7 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("feeder.commands.run", "run the poller: sweep the sessions API, publish to Kafka"),
     "check": ("feeder.commands.check", "validate the settings and reach the API and Kafka once"),
     "backfill": ("feeder.commands.backfill", "publish the events of a past window"),
-    "demo": ("feeder.commands.demo", "everything locally: a Kafka broker, the API simulator and the feed"),
+    "demo": ("feeder.commands.demo", "run it all locally: Kafka, the API simulator, the feed"),
     "simulate": ("feeder.simulator.cli", "serve a simulated Oasis sessions API (tests, demos)"),
     "schemas": ("feeder.commands.schemas", "write (or --check) the JSON Schemas of the events"),
     "tail": ("feeder.commands.tail", "follow the topics and print events (filter by type, store)"),
