@@ -60,6 +60,16 @@ async def client(sim: Simulator) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_client() -> AsyncIterator[httpx.AsyncClient]:
+    """A client of one read-only simulator shared by a module (tests must not change it)."""
+    settings = make_settings(traffic={"preload_sessions": 300})
+    async with run_simulator(settings, clock=ManualClock(START)) as shared:
+        headers = {"authorization": f"Bearer {shared.token}"}
+        async with httpx.AsyncClient(base_url=shared.base_url, headers=headers, timeout=30) as c:
+            yield c
+
+
 async def sweep(
     client: httpx.AsyncClient,
     params: dict[str, Any] | None = None,
