@@ -135,55 +135,64 @@ class TrafficModel:
             return
         self._step(due_ms, session, action)
 
-    def _change(self, due_ms: int, session_id: int, patch: SessionPatch) -> None:
-        tie = self._rng.random() < self._settings.tie_share
-        self._writer.update(
-            session_id, patch, self._writer.stamp(due_ms, tie), self._late_delay_ms()
-        )
+    def _stamp(self, due_ms: int) -> int:
+        """When a change due at ``due_ms`` happens: its ``updatedAt`` and its own timestamp.
+
+        A tie reuses the previous stamp of this batch, so the change's own timestamp (e.g.
+        ``customerLastEnteredAt``) moves with it and never lies after its ``updatedAt``.
+        """
+        return self._writer.stamp(due_ms, self._rng.random() < self._settings.tie_share)
+
+    def _commit(self, session_id: int, patch: SessionPatch, at_ms: int) -> None:
+        self._writer.update(session_id, patch, at_ms, self._late_delay_ms())
 
     def _arrive(self, due_ms: int) -> None:
         rng, settings = self._rng, self._settings
         group = rng.random() < settings.group_share
+        at_ms = self._stamp(due_ms)
         session = Session(
             id=self._writer.store.new_id(),
             store_id=rng.randint(1, self._stores),
             customer_id=rng.randint(1, self._customers),
-            created_at_ms=due_ms,
-            updated_at_ms=self._writer.stamp(due_ms, rng.random() < settings.tie_share),
-            expires_at_ms=due_ms + int(settings.session_ttl_s * 1000 / settings.speedup),
+            created_at_ms=at_ms,
+            updated_at_ms=at_ms,
+            expires_at_ms=at_ms + int(settings.session_ttl_s * 1000 / settings.speedup),
             group_size=rng.randint(2, 5) if group else 1,
         )
         self._writer.create(session, self._late_delay_ms())
-        if rng.random() < CANCEL_SHARE:
-            self._schedule(due_ms + self._duration_ms(MEAN_SCAN_S), session.id, Action.CANCEL)
-        else:
-            self._schedule(due_ms + self._duration_ms(MEAN_SCAN_S), session.id, Action.SCAN)
+        first = Action.CANCEL if rng.random() < CANCEL_SHARE else Action.SCAN
+        self._schedule(at_ms + self._duration_ms(MEAN_SCAN_S), session.id, first)
         self._schedule(session.expires_at_ms, session.id, Action.EXPIRE)
         if rng.random() < settings.fraud_share:
-            flag_ms = due_ms + self._duration_ms(MEAN_SCAN_S + MEAN_ENTER_S + MEAN_DWELL_S / 2)
+            flag_ms = at_ms + self._duration_ms(MEAN_SCAN_S + MEAN_ENTER_S + MEAN_DWELL_S / 2)
             self._schedule(flag_ms, session.id, Action.FLAG)
 
     def _step(self, due_ms: int, session: Session, action: Action) -> None:
         sid, active = session.id, session.status == ACTIVE
+        never_entered = session.customer_first_entered_at_ms is None
         if action is Action.SCAN and active:
-            self._change(due_ms, sid, SessionPatch(code_last_scanned_at_ms=due_ms))
-            self._schedule(due_ms + self._duration_ms(MEAN_ENTER_S), sid, Action.ENTER)
+            at_ms = self._stamp(due_ms)
+            self._commit(sid, SessionPatch(code_last_scanned_at_ms=at_ms), at_ms)
+            self._schedule(at_ms + self._duration_ms(MEAN_ENTER_S), sid, Action.ENTER)
         elif action is Action.ENTER and active:
-            patch = SessionPatch(customer_last_entered_at_ms=due_ms, visitors=session.group_size)
-            self._change(due_ms, sid, patch)
-            self._schedule(due_ms + self._duration_ms(MEAN_DWELL_S), sid, Action.EXIT)
+            at_ms = self._stamp(due_ms)
+            patch = SessionPatch(customer_last_entered_at_ms=at_ms, visitors=session.group_size)
+            self._commit(sid, patch, at_ms)
+            self._schedule(at_ms + self._duration_ms(MEAN_DWELL_S), sid, Action.EXIT)
         elif action is Action.EXIT and active:
-            self._change(due_ms, sid, SessionPatch(customer_last_exited_at_ms=due_ms))
+            at_ms = self._stamp(due_ms)
+            self._commit(sid, SessionPatch(customer_last_exited_at_ms=at_ms), at_ms)
             gap_ms = self._duration_ms(MEAN_REENTRY_GAP_S)
             if self._rng.random() < self._settings.reentry_share and (
-                due_ms + gap_ms < session.expires_at_ms
+                at_ms + gap_ms < session.expires_at_ms
             ):
-                self._schedule(due_ms + gap_ms, sid, Action.SCAN)
+                self._schedule(at_ms + gap_ms, sid, Action.SCAN)
             else:
-                self._schedule(due_ms + self._duration_ms(MEAN_CHECKOUT_S), sid, Action.CHECKOUT)
+                self._schedule(at_ms + self._duration_ms(MEAN_CHECKOUT_S), sid, Action.CHECKOUT)
         elif action is Action.CHECKOUT and active:
-            self._change(due_ms, sid, SessionPatch(status="checkout_pending"))
-            self._schedule(due_ms + self._duration_ms(MEAN_COMPLETE_S), sid, Action.COMPLETE)
+            at_ms = self._stamp(due_ms)
+            self._commit(sid, SessionPatch(status="checkout_pending"), at_ms)
+            self._schedule(at_ms + self._duration_ms(MEAN_COMPLETE_S), sid, Action.COMPLETE)
         elif action is Action.COMPLETE and session.status == "checkout_pending":
             submitted = self._rng.random() < 0.3
             patch = SessionPatch(
@@ -191,15 +200,16 @@ class TrafficModel:
                 customer_satisfaction=self._rng.randint(40, 100) if submitted else None,
                 customer_satisfaction_submitted=submitted,
             )
-            self._change(due_ms, sid, patch)
-        elif action is Action.CANCEL and active and session.customer_first_entered_at_ms is None:
-            self._change(due_ms, sid, SessionPatch(status="cancelled"))
-        elif action is Action.EXPIRE and active and session.customer_first_entered_at_ms is None:
-            self._change(due_ms, sid, SessionPatch(status="expired"))
+            self._commit(sid, patch, self._stamp(due_ms))
+        elif action is Action.CANCEL and active and never_entered:
+            self._commit(sid, SessionPatch(status="cancelled"), self._stamp(due_ms))
+        elif action is Action.EXPIRE and active and never_entered:
+            self._commit(sid, SessionPatch(status="expired"), self._stamp(due_ms))
         elif action is Action.FLAG and not session.suspected_fraud:
-            self._change(due_ms, sid, SessionPatch(suspected_fraud=True))
+            at_ms = self._stamp(due_ms)
+            self._commit(sid, SessionPatch(suspected_fraud=True), at_ms)
             if self._rng.random() < 0.5:
-                clear_ms = due_ms + self._duration_ms(MEAN_FRAUD_CLEAR_S)
+                clear_ms = at_ms + self._duration_ms(MEAN_FRAUD_CLEAR_S)
                 self._schedule(clear_ms, sid, Action.UNFLAG)
         elif action is Action.UNFLAG and session.suspected_fraud:
-            self._change(due_ms, sid, SessionPatch(suspected_fraud=False))
+            self._commit(sid, SessionPatch(suspected_fraud=False), self._stamp(due_ms))
