@@ -1,0 +1,35 @@
+# feeder's container image: `feeder run` as a non-root user, health-checked on /healthz.
+# The same image serves the simulator in docker-compose.yml (`feeder simulate`).
+#   docker build -t feeder .
+#   docker run --rm -e FEEDER_API__TOKEN=... -e FEEDER_KAFKA__BOOTSTRAP_SERVERS=... feeder
+
+FROM python:3.12.8-slim-bookworm AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY feeder ./feeder
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.12.8-slim-bookworm
+RUN groupadd --system --gid 10001 feeder \
+    && useradd --system --uid 10001 --gid feeder --home-dir /var/lib/feeder --create-home \
+       --shell /usr/sbin/nologin feeder
+COPY --from=build /wheels /tmp/wheels
+RUN pip install --no-cache-dir /tmp/wheels/*.whl && rm -rf /tmp/wheels
+
+# Metrics and probes must be reachable from outside the container; the checkpoint lives on a
+# volume owned by the feeder user.
+ENV PYTHONUNBUFFERED=1 \
+    FEEDER_OBSERVABILITY__HOST=0.0.0.0 \
+    FEEDER_OBSERVABILITY__PORT=9464 \
+    FEEDER_CHECKPOINT__PATH=/var/lib/feeder/feeder.sqlite3
+WORKDIR /var/lib/feeder
+VOLUME ["/var/lib/feeder"]
+USER 10001:10001
+EXPOSE 9464
+
+# Python's own urllib: the slim image has no curl. Follows FEEDER_OBSERVABILITY__PORT.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, sys, urllib.request; port = os.environ.get('FEEDER_OBSERVABILITY__PORT', '9464'); sys.exit(0 if urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=3).status == 200 else 1)"]
+
+ENTRYPOINT ["feeder"]
+CMD ["run"]

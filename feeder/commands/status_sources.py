@@ -1,0 +1,144 @@
+"""Where ``feeder status`` reads from: the SQLite checkpoint file (read-only) or ``/metrics``.
+
+The checkpoint is opened with SQLite's ``mode=ro``: nothing is written to it, and a running
+feeder is not disturbed. When no ``-wal`` file exists (no writer has it open), it is opened
+``immutable`` too, so not even the ``-shm``/``-wal`` side files are created.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from feeder.core.timestamps import from_micros
+from feeder.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointStatus:
+    path: Path
+    bytes_on_disk: int
+    feed_start: datetime | None  # None: the feed never committed a page
+    live: datetime | None
+    trailing: datetime | None
+    tracked_sessions: int
+    flagged_sessions: int
+    newest_updated_at: datetime | None
+
+
+def _side_file(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+def read_checkpoint(path: Path) -> CheckpointStatus:
+    """Read the position and the session counts; raise ``ConfigError`` if it cannot."""
+    if not path.is_file():
+        raise ConfigError(f"no checkpoint file at {path}; check FEEDER_CHECKPOINT__PATH")
+    immutable = "" if _side_file(path, "-wal").exists() else "&immutable=1"
+    uri = f"{path.resolve().as_uri()}?mode=ro{immutable}"
+    try:
+        connection = sqlite3.connect(uri, uri=True)
+        try:
+            position = connection.execute(
+                "SELECT feed_start_us, live_us, trailing_us FROM feed_position"
+            ).fetchone()
+            tracked, flagged, newest = connection.execute(
+                "SELECT count(*), coalesce(sum(suspected_fraud), 0), max(updated_at_us) "
+                "FROM session_state"
+            ).fetchone()
+        finally:
+            connection.close()
+    except sqlite3.Error as exc:
+        raise ConfigError(f"cannot read the checkpoint at {path}: {exc}") from exc
+    start, live, trailing = (None, None, None) if position is None else position
+    size = sum(
+        candidate.stat().st_size
+        for candidate in (path, _side_file(path, "-wal"))
+        if candidate.exists()
+    )
+    return CheckpointStatus(
+        path=path,
+        bytes_on_disk=size,
+        feed_start=None if start is None else from_micros(start),
+        live=None if live is None else from_micros(live),
+        trailing=None if trailing is None else from_micros(trailing),
+        tracked_sessions=int(tracked),
+        flagged_sessions=int(flagged),
+        newest_updated_at=None if newest is None else from_micros(newest),
+    )
+
+
+@dataclass(slots=True)
+class MetricsStatus:
+    url: str
+    version: str | None = None
+    ready: bool | None = None
+    ready_reason: str | None = None
+    watermark_s: dict[str, float] = field(default_factory=dict)  # by sweep
+    lag_s: dict[str, float] = field(default_factory=dict)
+    last_sweep_s: dict[str, float] = field(default_factory=dict)
+    tracked_sessions: float | None = None
+    events_by_type: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    requests_by_outcome: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    dead_letters: float = 0.0
+    publish_errors: float = 0.0
+    sweep_failures: float = 0.0
+
+
+_BY_SWEEP = {
+    "feeder_watermark_timestamp_seconds": "watermark_s",
+    "feeder_watermark_lag_seconds": "lag_s",
+    "feeder_last_successful_sweep_timestamp_seconds": "last_sweep_s",
+}
+_SUMMED = {
+    "feeder_dead_letters_total": "dead_letters",
+    "feeder_publish_errors_total": "publish_errors",
+    "feeder_sweep_failures_total": "sweep_failures",
+}
+
+
+def parse_metrics(url: str, exposition: str, events_topic: str) -> MetricsStatus:
+    """The numbers status shows, from a Prometheus text exposition of feeder's metrics.
+
+    Events are counted on ``events_topic`` only: fraud events are also on the fraud topic.
+    """
+    status = MetricsStatus(url)
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            name, labels, value = sample.name, sample.labels, sample.value
+            if name in _BY_SWEEP:
+                getattr(status, _BY_SWEEP[name])[labels.get("sweep", "")] = value
+            elif name in _SUMMED:
+                setattr(status, _SUMMED[name], getattr(status, _SUMMED[name]) + value)
+            elif name == "feeder_build_info":
+                status.version = labels.get("version")
+            elif name == "feeder_checkpoint_tracked_sessions":
+                status.tracked_sessions = value
+            elif name == "feeder_events_published_total" and labels["topic"] == events_topic:
+                status.events_by_type[labels["type"]] += value
+            elif name == "feeder_api_requests_total":
+                status.requests_by_outcome[labels["outcome"]] += value
+    status.events_by_type = dict(status.events_by_type)
+    status.requests_by_outcome = dict(status.requests_by_outcome)
+    return status
+
+
+def read_metrics(url: str, events_topic: str, timeout_s: float) -> MetricsStatus:
+    """Scrape ``url`` (feeder's /metrics) and ask its /readyz; raise ``ConfigError`` if down."""
+    try:
+        with httpx.Client(timeout=timeout_s) as client:
+            response = client.get(url)
+            response.raise_for_status()
+            status = parse_metrics(url, response.text, events_topic)
+            ready = client.get(httpx.URL(url).copy_with(path="/readyz"))
+    except httpx.HTTPError as exc:
+        raise ConfigError(f"cannot read metrics from {url}: {exc}") from exc
+    status.ready = ready.status_code == 200
+    status.ready_reason = ready.text.strip()
+    return status

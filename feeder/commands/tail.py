@@ -1,0 +1,243 @@
+"""``feeder tail``: follow feeder's topics and print each event as it arrives.
+
+Read-only: no consumer group, no committed offsets; every partition of the chosen topics is
+assigned explicitly and positioned at the end (or the beginning with ``--from-beginning``)
+before the first line is printed. Ctrl-C (or SIGTERM) stops cleanly with exit status 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from feeder.commands.tailed_records import (
+    TailFilter,
+    TopicKind,
+    decode,
+    format_json,
+    format_line,
+)
+from feeder.core.diff import EventType
+from feeder.errors import ConfigError, SinkUnavailableError
+from feeder.settings import KafkaSettings
+from feeder.sink.kafka import client_options
+
+_POLL_MS = 500
+
+
+class KafkaOnlySettings(BaseSettings):
+    """The Kafka group of feeder's settings, without requiring API credentials."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FEEDER_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class TailOptions:
+    kafka: KafkaSettings
+    kinds: tuple[TopicKind, ...]
+    filter: TailFilter
+    from_beginning: bool
+    max_records: int | None
+    as_json: bool
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bootstrap-servers",
+        help="Kafka to read from (default: FEEDER_KAFKA__BOOTSTRAP_SERVERS or 127.0.0.1:9092)",
+    )
+    parser.add_argument(
+        "--topic",
+        dest="kinds",
+        action="append",
+        choices=[kind.value for kind in TopicKind],
+        help="which of feeder's topics (FEEDER_KAFKA__TOPICS__*) to follow; repeatable "
+        "(default: events)",
+    )
+    parser.add_argument(
+        "--type",
+        dest="types",
+        action="append",
+        default=[],
+        choices=[event_type.value for event_type in EventType],
+        help="only this event type; repeatable",
+    )
+    parser.add_argument(
+        "--store", dest="stores", action="append", default=[], help="only this storeId"
+    )
+    parser.add_argument(
+        "--session", dest="sessions", action="append", default=[], help="only this session id"
+    )
+    parser.add_argument(
+        "--from-beginning", action="store_true", help="start at the oldest retained record"
+    )
+    parser.add_argument("--max", type=int, dest="max_records", help="stop after N records")
+    parser.add_argument("--json", action="store_true", help="print one JSON document per line")
+
+
+def options_from_args(args: argparse.Namespace) -> TailOptions:
+    kafka = KafkaOnlySettings().kafka
+    if args.bootstrap_servers:
+        kafka = kafka.model_copy(update={"bootstrap_servers": args.bootstrap_servers})
+    return TailOptions(
+        kafka=kafka,
+        kinds=tuple(TopicKind(kind) for kind in (args.kinds or [TopicKind.EVENTS.value])),
+        filter=TailFilter(
+            types=frozenset(args.types),
+            stores=frozenset(args.stores),
+            sessions=frozenset(args.sessions),
+        ),
+        from_beginning=args.from_beginning,
+        max_records=args.max_records,
+        as_json=args.json,
+    )
+
+
+async def _positioned_consumer(
+    options: TailOptions,
+) -> tuple[AIOKafkaConsumer, dict[str, TopicKind]]:
+    kinds_by_topic = {kind.topic_name(options.kafka.topics): kind for kind in options.kinds}
+    consumer = AIOKafkaConsumer(
+        **client_options(options.kafka),
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    try:
+        async with asyncio.timeout(options.kafka.send_timeout_s):
+            await consumer.start()
+            partitions = await _partitions(list(kinds_by_topic), options.kafka)
+            consumer.assign(partitions)
+            if options.from_beginning:
+                await consumer.seek_to_beginning(*partitions)
+            else:
+                await consumer.seek_to_end(*partitions)
+            for partition in partitions:
+                await consumer.position(partition)
+    except BaseException:
+        await _stop(consumer, options.kafka.send_timeout_s)
+        raise
+    return consumer, kinds_by_topic
+
+
+async def _partitions(topics: list[str], kafka: KafkaSettings) -> list[TopicPartition]:
+    """Every partition of ``topics``; ``ConfigError`` naming the settings if one is missing."""
+    admin = AIOKafkaAdminClient(**client_options(kafka))
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    missing = [str(topic["topic"]) for topic in described if topic["error_code"] != 0]
+    if missing:
+        raise ConfigError(
+            f"topic {', '.join(missing)} does not exist at {kafka.bootstrap_servers}; check "
+            "FEEDER_KAFKA__TOPICS__* and FEEDER_KAFKA__BOOTSTRAP_SERVERS"
+        )
+    return [
+        TopicPartition(str(topic["topic"]), int(partition["partition"]))
+        for topic in described
+        for partition in sorted(topic["partitions"], key=lambda p: int(p["partition"]))
+    ]
+
+
+async def _stop(consumer: AIOKafkaConsumer, timeout_s: float) -> None:
+    try:
+        async with asyncio.timeout(timeout_s):
+            await consumer.stop()
+    except (TimeoutError, KafkaError):
+        pass
+
+
+async def tail(
+    options: TailOptions,
+    out: TextIO,
+    stopping: asyncio.Event,
+    *,
+    on_ready: Callable[[], None] | None = None,
+) -> int:
+    """Print matching records until ``stopping`` is set or ``max_records`` were printed.
+
+    ``on_ready`` is called once every partition is positioned: a record produced after it is
+    seen. Returns the number of records printed.
+    """
+    try:
+        consumer, kinds_by_topic = await _positioned_consumer(options)
+    except (TimeoutError, KafkaError, OSError) as exc:
+        raise SinkUnavailableError(
+            f"cannot read from Kafka at {options.kafka.bootstrap_servers} within "
+            f"{options.kafka.send_timeout_s} s: {exc!r}; check FEEDER_KAFKA__BOOTSTRAP_SERVERS"
+        ) from exc
+    printed = 0
+    limit = options.max_records
+    try:
+        if on_ready is not None:
+            on_ready()
+        while not stopping.is_set() and (limit is None or printed < limit):
+            batches = await consumer.getmany(timeout_ms=_POLL_MS)
+            for batch in batches.values():
+                for message in batch:
+                    record = decode(kinds_by_topic[message.topic], message)
+                    if not options.filter.matches(record):
+                        continue
+                    print(format_json(record) if options.as_json else format_line(record), file=out)
+                    printed += 1
+                    if limit is not None and printed >= limit:
+                        break
+                if limit is not None and printed >= limit:
+                    break
+            out.flush()
+    finally:
+        await _stop(consumer, options.kafka.send_timeout_s)
+    return printed
+
+
+async def _main(options: TailOptions) -> int:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+
+    def ready() -> None:
+        topics = ", ".join(kind.topic_name(options.kafka.topics) for kind in options.kinds)
+        start = "the beginning" if options.from_beginning else "now"
+        print(f"tailing {topics} from {start} (Ctrl-C stops)", file=sys.stderr, flush=True)
+
+    try:
+        await tail(options, sys.stdout, stopping, on_ready=ready)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        options = options_from_args(args)
+    except ValidationError as exc:
+        print(f"error: invalid Kafka settings: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_main(options))
+    except (ConfigError, SinkUnavailableError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader went away (`feeder tail | head`): not an error.
+        sys.stderr.close()
+        return 0

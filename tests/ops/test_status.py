@@ -1,0 +1,163 @@
+"""`feeder status` on a real SQLite checkpoint (read-only) and on metrics text."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from prometheus_client import CollectorRegistry, generate_latest
+
+from feeder.checkpoint import SqliteCheckpointStore
+from feeder.commands import status
+from feeder.commands.status_sources import parse_metrics
+from feeder.core.state import FeedPosition, SessionState
+from feeder.observability.metrics import FeederMetrics
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+NOW = T0 + timedelta(minutes=10)
+
+
+def state(session_id: str, updated_s: float, *, fraud: bool = False) -> SessionState:
+    return SessionState(
+        session_id=session_id,
+        updated_at=T0 + timedelta(seconds=updated_s),
+        customer_last_entered_at=None,
+        customer_last_exited_at=None,
+        code_last_scanned_at=None,
+        suspected_fraud=fraud,
+        status="active",
+        expires_at=None,
+    )
+
+
+POSITION = FeedPosition(
+    feed_start=T0, live=T0 + timedelta(seconds=570), trailing=T0 + timedelta(seconds=270)
+)
+
+
+def args(**given: object) -> argparse.Namespace:
+    return argparse.Namespace(
+        **{"checkpoint": None, "metrics_url": None, "timeout_s": 2.0, **given}
+    )
+
+
+@pytest_asyncio.fixture
+async def committed(tmp_path: Path) -> AsyncIterator[Path]:
+    path = tmp_path / "feeder.sqlite3"
+    store = await SqliteCheckpointStore.open(path)
+    await store.commit([state("1", 100), state("2", 200, fraud=True), state("3", 560)], POSITION)
+    await store.aclose()
+    yield path
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_reads_a_closed_checkpoint_without_touching_it(committed: Path) -> None:
+    before = digest(committed)
+    siblings = sorted(p.name for p in committed.parent.iterdir())
+    document, problems = status.collect(args(checkpoint=committed), NOW)
+    assert problems == []
+    assert document["checkpoint"] == {
+        "path": str(committed),
+        "bytes_on_disk": committed.stat().st_size,
+        "committed": True,
+        "feed_start": "2026-11-01T12:00:00.000Z",
+        "live_watermark": "2026-11-01T12:09:30.000Z",
+        "live_lag_s": 30.0,
+        "trailing_watermark": "2026-11-01T12:04:30.000Z",
+        "trailing_lag_s": 330.0,
+        "tracked_sessions": 3,
+        "flagged_sessions": 1,
+        "newest_updated_at": "2026-11-01T12:09:20.000Z",
+    }
+    assert digest(committed) == before
+    assert sorted(p.name for p in committed.parent.iterdir()) == siblings
+    text = status.render_text(document)
+    assert "live watermark      2026-11-01T12:09:30.000Z  (lag 30.0 s)" in text
+    assert "tracked sessions    3 (1 flagged as suspected fraud)" in text
+
+
+@pytest.mark.asyncio
+async def test_reads_a_checkpoint_that_a_running_feed_is_writing(tmp_path: Path) -> None:
+    path = tmp_path / "live.sqlite3"
+    store = await SqliteCheckpointStore.open(path)
+    try:
+        await store.commit([state("1", 10)], POSITION)
+        first, _ = status.collect(args(checkpoint=path), NOW)
+        later = FeedPosition(T0, T0 + timedelta(seconds=590), POSITION.trailing)
+        await store.commit([state("2", 580)], later)
+        second, problems = status.collect(args(checkpoint=path), NOW)
+        await store.commit([state("3", 585)], later)
+    finally:
+        await store.aclose()
+    assert problems == []
+    assert first["checkpoint"]["tracked_sessions"] == 1
+    assert second["checkpoint"]["tracked_sessions"] == 2
+    assert second["checkpoint"]["live_lag_s"] == 10.0
+
+
+@pytest.mark.asyncio
+async def test_a_checkpoint_that_never_committed(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.sqlite3"
+    store = await SqliteCheckpointStore.open(path)
+    await store.aclose()
+    document, problems = status.collect(args(checkpoint=path), NOW)
+    assert problems == []
+    assert document["checkpoint"]["committed"] is False
+    assert "no page committed yet" in status.render_text(document)
+
+
+def test_the_default_path_comes_from_the_settings(
+    committed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FEEDER_CHECKPOINT__PATH", str(committed))
+    document, problems = status.collect(args(), NOW)
+    assert problems == []
+    assert document["checkpoint"]["path"] == str(committed)
+
+
+def test_missing_sources_are_reported_and_fail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "absent.sqlite3"
+    code = status.run(
+        args(checkpoint=missing, metrics_url="http://127.0.0.1:9/metrics", json=False)
+    )
+    assert code == 1
+    stderr = capsys.readouterr().err
+    assert "no checkpoint file" in stderr
+    assert "cannot read metrics from http://127.0.0.1:9/metrics" in stderr
+    assert not missing.exists()
+
+
+def test_metrics_are_summarised_counting_each_event_once() -> None:
+    metrics = FeederMetrics(CollectorRegistry(), lambda: NOW)
+    metrics.events_published.labels("session.suspected_fraud_changed", "oasis.sessions.events").inc(
+        2
+    )
+    metrics.events_published.labels("session.suspected_fraud_changed", "oasis.sessions.fraud").inc(
+        2
+    )
+    metrics.events_published.labels("session.entered", "oasis.sessions.events").inc(5)
+    metrics.dead_letters.labels("updatedAt").inc(3)
+    metrics.api_requests.labels("ok", "200").inc(7)
+    metrics.api_requests.labels("retriable_status", "503").inc(1)
+    metrics.tracked_sessions.set(42)
+    exposition = generate_latest(metrics.registry).decode()
+    summary = parse_metrics("http://x/metrics", exposition, "oasis.sessions.events")
+    assert summary.events_by_type == {
+        "session.suspected_fraud_changed": 2.0,
+        "session.entered": 5.0,
+    }
+    assert summary.dead_letters == 3.0
+    assert summary.requests_by_outcome == {"ok": 7.0, "retriable_status": 1.0}
+    assert summary.tracked_sessions == 42.0
+    assert summary.lag_s["live"] == summary.lag_s["trailing"] == 0.0
+    assert summary.version
