@@ -66,8 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         dest="kinds",
         action="append",
         choices=[kind.value for kind in TopicKind],
-        help="which of feeder's topics (FEEDER_KAFKA__TOPICS__*) to follow; repeatable "
-        "(default: events)",
+        metavar="TOPIC",
+        help="which of feeder's topics (FEEDER_KAFKA__TOPICS__*) to follow, repeatable: "
+        "events, fraud, state or dlq (default: events)",
     )
     parser.add_argument(
         "--type",
@@ -75,18 +76,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         choices=[event_type.value for event_type in EventType],
-        help="only this event type; repeatable",
+        metavar="TYPE",
+        help="only this event type, repeatable: "
+        + ", ".join(event_type.value for event_type in EventType),
     )
     parser.add_argument(
-        "--store", dest="stores", action="append", default=[], help="only this storeId"
+        "--store",
+        dest="stores",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="only this storeId",
     )
     parser.add_argument(
-        "--session", dest="sessions", action="append", default=[], help="only this session id"
+        "--session",
+        dest="sessions",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="only this session id",
     )
     parser.add_argument(
         "--from-beginning", action="store_true", help="start at the oldest retained record"
     )
-    parser.add_argument("--max", type=int, dest="max_records", help="stop after N records")
+    parser.add_argument(
+        "--max", type=int, dest="max_records", metavar="N", help="stop after N records"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document per line")
 
 
