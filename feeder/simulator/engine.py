@@ -98,6 +98,8 @@ class Simulator:
         self.base_url = ""
         if traffic.start_paused:
             self._traffic.pause(self.now_ms())
+        else:
+            self._traffic.start(self.now_ms())
 
     # -- connection facts (set by the server once it listens) -------------------------------
 

@@ -92,6 +92,13 @@ class TrafficModel:
         if self._paused_at_ms is not None:
             self._offset_ms += max(0, now_ms - self._paused_at_ms)
             self._paused_at_ms = None
+        self.start(now_ms)
+
+    def start(self, now_ms: int) -> None:
+        """Begin arrivals at ``now_ms`` (once; later calls do nothing)."""
+        if not self._started:
+            self._started = True
+            self._schedule_arrival(now_ms)
 
     def _duration_ms(self, mean_s: float) -> int:
         return 1 + int(self._rng.expovariate(1.0 / mean_s) * 1000 / self._settings.speedup)
@@ -109,11 +116,8 @@ class TrafficModel:
 
     def advance(self, now_ms: int) -> int:
         """Run every event due by ``now_ms``; returns how many ran."""
-        if self._paused_at_ms is not None:
+        if self._paused_at_ms is not None or not self._started:
             return 0
-        if not self._started:
-            self._started = True
-            self._schedule_arrival(now_ms)
         self._writer.begin_batch()
         ran = 0
         model_now_ms = now_ms - self._offset_ms
