@@ -177,3 +177,18 @@ async def test_a_seed_makes_the_run_repeatable() -> None:
     assert len(first[0]) > 50
     assert first == again
     assert first[0] != other[0]
+
+
+async def test_preloaded_sessions_can_be_logged_as_created() -> None:
+    settings = make_settings(
+        traffic={"preload_sessions": 40},
+        ground_truth={"include_preload": True, "memory_max": 1000},
+    )
+    async with run_simulator(settings, clock=ManualClock(START)) as sim:
+        created = sim.ground_truth(kinds=["created"])
+        assert [t.session_id for t in created] == [str(i) for i in range(1, 41)]
+        assert {t.kind for t in sim.ground_truth()} >= {"created", "entered", "status_changed"}
+    quiet = make_settings(traffic={"preload_sessions": 40})
+    async with run_simulator(quiet, clock=ManualClock(START)) as sim:
+        assert sim.ground_truth() == []
+        assert sim.session_count == 40
