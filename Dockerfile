@@ -14,7 +14,7 @@ RUN groupadd --system --gid 10001 feeder \
     && useradd --system --uid 10001 --gid feeder --home-dir /var/lib/feeder --create-home \
        --shell /usr/sbin/nologin feeder
 COPY --from=build /wheels /tmp/wheels
-RUN pip install --no-cache-dir /tmp/wheels/*.whl && rm -rf /tmp/wheels
+RUN pip install --no-cache-dir --no-index /tmp/wheels/*.whl && rm -rf /tmp/wheels
 
 # Metrics and probes must be reachable from outside the container; the checkpoint lives on a
 # volume owned by the feeder user.
