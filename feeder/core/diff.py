@@ -54,11 +54,16 @@ class Verdict(StrEnum):
 
 
 def classify(known: SessionState | None, snapshot: SessionSnapshot) -> Verdict:
-    """Dedupe by ``(id, updatedAt)`` against the last known state."""
+    """Dedupe by ``(id, updatedAt)`` against the last known state.
+
+    Two writes to one session within the same millisecond carry the same ``updatedAt``; when the
+    second becomes visible later (a late commit), its diffed fields differ from the known ones,
+    and it is NEW, not a duplicate.
+    """
     if known is None or snapshot.updated_at > known.updated_at:
         return Verdict.NEW
     if snapshot.updated_at == known.updated_at:
-        return Verdict.DUPLICATE
+        return Verdict.DUPLICATE if SessionState.of(snapshot) == known else Verdict.NEW
     return Verdict.STALE
 
 

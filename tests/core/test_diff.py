@@ -22,6 +22,13 @@ def test_dedupe_by_id_and_updated_at() -> None:
     assert classify(None, parse_session(record(updated=1))) is Verdict.NEW
 
 
+def test_a_second_write_in_the_same_millisecond_is_not_a_duplicate() -> None:
+    known = _state(updated=10, status="checkout_pending")
+    later_commit = parse_session(record(updated=10, status="completed"))
+    assert classify(known, later_commit) is Verdict.NEW
+    assert _types(known, record(updated=10, status="completed")) == ["session.status_changed"]
+
+
 def test_entry_exit_and_scan_move_forward() -> None:
     known = _state(updated=10, entered=5)
     raw = record(updated=20, entered=15, exited=18, scanned=12)

@@ -166,17 +166,20 @@ def matching_transition(event: PublishedEvent, transitions: list[Transition]) ->
     """The ground-truth transition an event reports, or ``None`` if it reports none.
 
     Moments match on their own timestamp. Fraud and status changes have no timestamp in the
-    API: the event's time is the ``updatedAt`` of the snapshot the poller saw, so it matches the
-    transition to the same new value that was in force at that time.
+    API: the event's time is the ``updatedAt`` of the snapshot the poller saw, so it matches a
+    transition to the same new value that was in force then — the latest one at or before that
+    time, or one tied with it (two writes in the same millisecond).
     """
     kind = KIND_OF_TYPE[event.type]
     same = [t for t in transitions if t.session_id == event.session_id and t.kind == kind]
     if kind not in TOGGLE_KINDS:
         return next((t for t in same if t.at == event.time), None)
-    in_force = [t for t in same if t.at <= event.time]
-    if not in_force or in_force[-1].new != event.new:
+    before = [t for t in same if t.at <= event.time]
+    if not before:
         return None
-    return in_force[-1]
+    latest = max(t.at for t in before)
+    in_force = [t for t in before if t.at == latest and t.new == event.new]
+    return in_force[-1] if in_force else None
 
 
 def lasting_transitions(transitions: list[Transition], min_visible_s: float) -> list[Transition]:
@@ -244,7 +247,11 @@ def assert_feed_matches_ground_truth(
     reported; returns the count of distinct events per type."""
     distinct = list({event.id: event for event in events}.values())  # a re-send shares its id
     matched = {event.id: matching_transition(event, transitions) for event in distinct}
-    assert [event for event in distinct if matched[event.id] is None] == []
+    invented = [event for event in distinct if matched[event.id] is None]
+    assert invented == [], "\n".join(
+        [f"{len(invented)} events match no transition, e.g. {invented[0]}"]
+        + [f"  {t}" for t in transitions if t.session_id == invented[0].session_id]
+    )
     ids_per_transition = Counter(t.seq for t in matched.values() if t is not None)
     assert [seq for seq, count in ids_per_transition.items() if count > 1] == []
     lasting = lasting_transitions(transitions, MIN_VISIBLE_S)
