@@ -12,6 +12,7 @@ import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from feeder.errors import ConfigError
+from feeder.listening import bind_tcp
 from feeder.observability.metrics import FeederMetrics
 
 Scope = MutableMapping[str, Any]
@@ -76,22 +77,14 @@ class EmbeddedServer(uvicorn.Server):
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
-    """Bind the listening socket up front, so its port (0 = any free one) is known at once."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say they are TCP;
-    # without it every small response waits ~40 ms on Nagle + delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    """The metrics listener, bound up front (port 0 = any free one)."""
     try:
-        sock.bind((host, port))
+        return bind_tcp(host, port)
     except OSError as exc:
-        sock.close()
         raise ConfigError(
             f"cannot listen on {host}:{port} for metrics ({exc}); set "
             "FEEDER_OBSERVABILITY__HOST / FEEDER_OBSERVABILITY__PORT"
         ) from exc
-    sock.set_inheritable(True)
-    return sock
 
 
 def embedded_server(app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> EmbeddedServer:

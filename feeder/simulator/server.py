@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TypeVar
 
 import uvicorn
 
+from feeder.listening import bind_tcp
 from feeder.simulator.app import SimulatorApp
 from feeder.simulator.clock import Clock, system_clock
 from feeder.simulator.engine import Simulator
@@ -29,20 +29,6 @@ T = TypeVar("T")
 
 SHUTDOWN_GRACE_S = 2.0
 THREAD_CALL_TIMEOUT_S = 120.0
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say they are TCP;
-    # without it every small answer waits ~40 ms for a delayed ACK (Nagle).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 async def _advance_forever(sim: Simulator, stopping: asyncio.Event, tick_s: float) -> None:
@@ -89,7 +75,7 @@ async def run_simulator(
     server = uvicorn.Server(config)
     server.lifespan = config.lifespan_class(config)
     server_settings = settings.server
-    sock = _bind(server_settings.host, server_settings.port)
+    sock = bind_tcp(server_settings.host, server_settings.port)
     try:
         await server.startup(sockets=[sock])
     except BaseException:
