@@ -51,7 +51,13 @@ def busy_store(seed: int, **faults: object) -> SimulatorSettings:
 
 
 def feeder_settings(
-    base_url: str, token: str, bootstrap: str, checkpoint: Path, **sweep: object
+    base_url: str,
+    token: str,
+    bootstrap: str,
+    checkpoint: Path,
+    *,
+    page_size: int = 200,
+    **sweep: object,
 ) -> FeederSettings:
     """Fast-polling settings against the simulator, with topics no other test uses."""
     suffix = uuid.uuid4().hex[:8]
@@ -69,6 +75,7 @@ def feeder_settings(
                 "base_url": base_url,
                 "token": token,
                 "requests_per_s": 50,
+                "page_size": page_size,
                 "backoff_initial_s": 0.05,
                 "backoff_max_s": 0.5,
                 "request_timeout_s": 2,

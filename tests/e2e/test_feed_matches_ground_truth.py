@@ -25,8 +25,9 @@ async def test_every_lasting_transition_has_exactly_one_event_and_no_event_is_in
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     with run_simulator_in_thread(busy_store(seed=7)) as sim:
+        # small pages: many sessions tied on updatedAt straddle page boundaries
         settings = feeder_settings(
-            sim.base_url, sim.token, kafka_bootstrap, tmp_path / "cp.sqlite3"
+            sim.base_url, sim.token, kafka_bootstrap, tmp_path / "cp.sqlite3", page_size=7
         )
         async with running_feed(settings) as app:
             await asyncio.sleep(5)  # the traffic model runs while the feed sweeps
