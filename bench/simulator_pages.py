@@ -15,41 +15,11 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
-import re
-import subprocess
-import sys
 import time
 from urllib.parse import urlencode, urlsplit
 
 import orjson
-
-
-def _start_server(sessions: int) -> tuple[subprocess.Popen[str], str]:
-    command = [
-        sys.executable,
-        "-m",
-        "feeder",
-        "simulate",
-        "--port",
-        "0",
-        "--seed",
-        "42",
-        "--preload-sessions",
-        str(sessions),
-        "--start-paused",
-        "--rate-limit-per-s",
-        "0",
-        "--log-level",
-        "warning",
-    ]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=os.environ.copy())  # noqa: S603
-    assert server.stdout is not None
-    for line in server.stdout:
-        match = re.search(r"serving (http://\S+)/api/admin/v2/sessions", line)
-        if match:
-            return server, match.group(1)
-    raise RuntimeError(f"the simulator exited with {server.wait()}")
+from processes import start_simulator
 
 
 def main() -> None:
@@ -61,7 +31,9 @@ def main() -> None:
     args = parser.parse_args()
 
     started_s = time.perf_counter()
-    server, base_url = _start_server(args.sessions)
+    server, base_url = start_simulator(
+        args.sessions, extra_args=["--start-paused", "--rate-limit-per-s", "0"]
+    )
     ready_s = time.perf_counter() - started_s
     address = urlsplit(base_url)
     connection = http.client.HTTPConnection(address.hostname or "127.0.0.1", address.port)

@@ -1,0 +1,151 @@
+"""Live and idle: ``feeder run`` (a child process) against a simulator making changes at a rate.
+
+After a warm-up, a window of ``duration_s`` is measured from outside: the feeder's CPU from
+``/proc``, its API attempts from its ``/metrics``, the simulator's changes from its ground-truth
+sequence. Afterwards every event the broker appended inside the window is read back; freshness
+is its append time minus its CloudEvent ``time``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import urllib.request
+from pathlib import Path
+
+from kafka_io import bench_topics, create_topics, percentile, read_freshness, topic_env
+from processes import AdminClient, cpu_seconds, rss_bytes, start_feeder, start_simulator, stop
+from prometheus_client.parser import text_string_to_metric_families
+
+# A session's life in the traffic model makes about this many changes (created, scan, enter,
+# exit, re-entries, checkout, complete); the measured rate is reported, this only aims.
+CHANGES_PER_SESSION = 6.5
+SPEEDUP = 60.0  # lives of seconds, so the change rate is steady within the warm-up
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _metrics(port: int) -> dict[str, float]:
+    """The feeder's counters and gauges we read: API attempts by outcome, live watermark lag."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    found: dict[str, float] = {"requests": 0.0, "requests_ok": 0.0, "live_lag_s": 0.0}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "feeder_api_requests_total":
+                found["requests"] += sample.value
+                if sample.labels["outcome"] == "ok":
+                    found["requests_ok"] += sample.value
+            elif sample.name == "feeder_records_fetched_total":
+                found[f"fetched_{sample.labels['sweep']}"] = sample.value
+            elif sample.name == "feeder_watermark_lag_seconds" and sample.labels["sweep"] == "live":
+                found["live_lag_s"] = sample.value
+    return found
+
+
+def _wait_ready(port: int, timeout_s: float = 60.0) -> None:
+    deadline_s = time.monotonic() + timeout_s
+    while time.monotonic() < deadline_s:
+        try:
+            _metrics(port)
+        except OSError:
+            time.sleep(0.2)
+            continue
+        return
+    raise RuntimeError("the feeder did not serve /metrics in time")
+
+
+def measure_live(
+    *,
+    changes_per_s: float,
+    duration_s: float,
+    warmup_s: float,
+    bootstrap: str,
+    workdir: Path,
+    env: dict[str, str],
+    sweep_env: dict[str, str],
+) -> dict[str, float | None]:
+    """One level of traffic; ``changes_per_s`` 0 means idle (traffic paused, nothing changes)."""
+    if changes_per_s > 0:
+        traffic = [
+            "--new-sessions-per-s",
+            f"{changes_per_s / CHANGES_PER_SESSION:.3f}",
+            "--speedup",
+            str(SPEEDUP),
+        ]
+    else:
+        traffic = ["--start-paused"]
+    simulator, base_url = start_simulator(0, extra_args=["--rate-limit-per-s", "20", *traffic])
+    topics = bench_topics("idle" if changes_per_s == 0 else f"live{int(changes_per_s)}")
+    asyncio.run(create_topics(bootstrap, topics))
+    port = _free_port()
+    feeder_env = {
+        **env,
+        **topic_env(topics),
+        **sweep_env,
+        "FEEDER_API__BASE_URL": base_url,
+        "FEEDER_API__REQUESTS_PER_S": "20",  # the API's own limit
+        "FEEDER_OBSERVABILITY__PORT": str(port),
+        "FEEDER_CHECKPOINT__PATH": str(workdir / f"live-{int(changes_per_s)}.sqlite3"),
+    }
+    admin = AdminClient(base_url)
+    log = workdir / f"live-{int(changes_per_s)}.log"
+    feeder = start_feeder(["run"], feeder_env, log)
+    try:
+        _wait_ready(port)
+        time.sleep(warmup_s)
+        seq_0 = int(admin.call("GET", "status")["last_seq"])  # type: ignore[call-overload]
+        cpu_0, metrics_0 = cpu_seconds(feeder.pid), _metrics(port)
+        simulator_cpu_0 = cpu_seconds(simulator.pid)
+        wall_0 = time.time()
+        time.sleep(duration_s)
+        wall_1 = time.time()
+        cpu_1, metrics_1 = cpu_seconds(feeder.pid), _metrics(port)
+        simulator_cpu_1 = cpu_seconds(simulator.pid)
+        seq_1 = int(admin.call("GET", "status")["last_seq"])  # type: ignore[call-overload]
+        rss = rss_bytes(feeder.pid)
+    finally:
+        usage = stop(feeder)
+        admin.close()
+        simulator.terminate()
+        simulator.wait(timeout=60)
+    if usage.returncode != 0:
+        raise RuntimeError(f"feeder run exited {usage.returncode}: {log.read_text()[-2000:]}")
+    wall_s = wall_1 - wall_0
+    freshness = asyncio.run(
+        read_freshness(
+            bootstrap, topics.events, from_ms=int(wall_0 * 1000), until_ms=int(wall_1 * 1000)
+        )
+    )
+    return {
+        "target_changes_per_s": changes_per_s,
+        "changes_per_s": (seq_1 - seq_0) / wall_s,
+        "window_s": wall_s,
+        "events_in_window": len(freshness.seconds),
+        "events_per_s": len(freshness.seconds) / wall_s,
+        "freshness_p50_s": percentile(freshness.seconds, 0.50),
+        "freshness_p95_s": percentile(freshness.seconds, 0.95),
+        "freshness_p99_s": percentile(freshness.seconds, 0.99),
+        "freshness_max_s": freshness.seconds[-1] if freshness.seconds else None,
+        "newest_change_events": len(freshness.newest),
+        "newest_freshness_p50_s": percentile(freshness.newest, 0.50),
+        "newest_freshness_p95_s": percentile(freshness.newest, 0.95),
+        "newest_freshness_p99_s": percentile(freshness.newest, 0.99),
+        "api_requests_per_s": (metrics_1["requests"] - metrics_0["requests"]) / wall_s,
+        "api_ok_per_s": (metrics_1["requests_ok"] - metrics_0["requests_ok"]) / wall_s,
+        "live_records_fetched_per_s": (
+            metrics_1.get("fetched_live", 0.0) - metrics_0.get("fetched_live", 0.0)
+        )
+        / wall_s,
+        "live_lag_end_s": metrics_1["live_lag_s"],
+        "feeder_cpu_share": (cpu_1 - cpu_0) / wall_s,
+        "feeder_rss_bytes": rss,
+        # A simulator near a full core makes changes late, stamped with their due time: they
+        # become visible behind the live watermark and wait for the trailing sweep.
+        "simulator_cpu_share": (simulator_cpu_1 - simulator_cpu_0) / wall_s,
+    }
