@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,7 +45,25 @@ def event_id(session_id: str, change: Change) -> str:
     else:
         transition = format_timestamp(change.time)
     identity = "\x1f".join((session_id, change.type.value, transition))
-    return str(uuid.uuid5(EVENT_ID_NAMESPACE, identity))
+    return uuid5_text(identity)
+
+
+_NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
+
+
+def uuid5_text(name: str) -> str:
+    """``str(uuid.uuid5(EVENT_ID_NAMESPACE, name))``, computed directly.
+
+    One id per event: building a ``uuid.UUID`` object costs more than the SHA-1 itself, so the
+    version and variant bits are set on the digest's bytes and formatted in one step.
+    """
+    digest = bytearray(
+        hashlib.sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).digest()[:16]
+    )
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 _TOGGLES = frozenset({EventType.SUSPECTED_FRAUD_CHANGED, EventType.STATUS_CHANGED})
