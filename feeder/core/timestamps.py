@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -18,11 +19,17 @@ def parse_timestamp(text: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
+# One event formats its own time three or four times (id, envelope, header, changed value) and
+# isoformat(timespec=...) costs more than hashing a datetime. Equal datetimes are the same
+# instant, hence the same UTC text, so a cache cannot mix two values up.
+@functools.lru_cache(maxsize=4096)
 def format_timestamp(moment: datetime) -> str:
     """Format like the API (``2023-01-19T10:49:06.149Z``), keeping microseconds if present."""
-    utc = moment.astimezone(UTC)
+    # Skip the conversion when the value is already in UTC (as everything parse_timestamp
+    # returns is), and cut the "+00:00" rather than copy the value without its zone.
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
     timespec = "milliseconds" if utc.microsecond % 1000 == 0 else "microseconds"
-    return utc.replace(tzinfo=None).isoformat(timespec=timespec) + "Z"
+    return utc.isoformat(timespec=timespec)[:-6] + "Z"
 
 
 def to_micros(moment: datetime) -> int:
