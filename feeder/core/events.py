@@ -101,8 +101,12 @@ def change_events(snapshot: SessionSnapshot, changes: list[Change]) -> list[Chan
     ]
 
 
-def cloudevent(event: ChangeEvent, source: str) -> dict[str, object]:
-    """The structured-mode CloudEvent: ``data`` holds the session as received and the change."""
+def cloudevent(event: ChangeEvent, source: str, *, session: object = None) -> dict[str, object]:
+    """The structured-mode CloudEvent: ``data`` holds the session as received and the change.
+
+    ``session``, if given, stands in for ``event.session``: the same session already encoded
+    (an ``orjson.Fragment``), so a session with several events is serialised once.
+    """
     envelope: dict[str, object] = {
         "specversion": SPEC_VERSION,
         "id": event.id,
@@ -122,6 +126,6 @@ def cloudevent(event: ChangeEvent, source: str) -> dict[str, object]:
                 "new": _wire_value(event.change.new),
             }
         },
-        "session": event.session,
+        "session": event.session if session is None else session,
     }
     return envelope

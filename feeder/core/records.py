@@ -44,9 +44,15 @@ class OutgoingRecord:
 _JSON = DATA_CONTENT_TYPE.encode()
 
 
-def event_records(event: ChangeEvent, source: str, topics: TopicNames) -> list[OutgoingRecord]:
-    """The event on the all-events topic, and on the fraud topic if it is a fraud change."""
-    value = orjson.dumps(cloudevent(event, source))
+def event_records(
+    event: ChangeEvent, source: str, topics: TopicNames, *, session_json: bytes | None = None
+) -> list[OutgoingRecord]:
+    """The event on the all-events topic, and on the fraud topic if it is a fraud change.
+
+    ``session_json`` is ``orjson.dumps(event.session)`` when the caller already has it.
+    """
+    session = None if session_json is None else orjson.Fragment(session_json)
+    value = orjson.dumps(cloudevent(event, source, session=session))
     headers: Headers = (
         ("ce_type", event.type.value.encode()),
         ("ce_id", event.id.encode()),
@@ -62,12 +68,17 @@ def event_records(event: ChangeEvent, source: str, topics: TopicNames) -> list[O
     ]
 
 
-def state_record(snapshot: SessionSnapshot, topics: TopicNames) -> OutgoingRecord:
-    """The session as received, keyed by id, for the compacted latest-state topic."""
+def state_record(
+    snapshot: SessionSnapshot, topics: TopicNames, *, session_json: bytes | None = None
+) -> OutgoingRecord:
+    """The session as received, keyed by id, for the compacted latest-state topic.
+
+    ``session_json`` is ``orjson.dumps(snapshot.raw)`` when the caller already has it.
+    """
     return OutgoingRecord(
         topic=topics.state,
         key=snapshot.session_id.encode(),
-        value=orjson.dumps(snapshot.raw),
+        value=orjson.dumps(snapshot.raw) if session_json is None else session_json,
         headers=(("content-type", _JSON),),
     )
 
@@ -90,9 +101,17 @@ def page_records(
     plan: PagePlan, *, source: str, topics: TopicNames, received_at: datetime
 ) -> list[OutgoingRecord]:
     """Every record a page produces, events first so consumers see changes before states."""
+    # Every event embeds its whole session, and the state record is that session again: encode
+    # each session once. Events only come from fresh snapshots, whose raw records the plan keeps
+    # alive, so their ids are stable keys here.
+    session_json = {id(snapshot.raw): orjson.dumps(snapshot.raw) for snapshot in plan.fresh}
     records: list[OutgoingRecord] = []
     for event in plan.events:
-        records.extend(event_records(event, source, topics))
-    records.extend(state_record(snapshot, topics) for snapshot in plan.fresh)
+        encoded = session_json.get(id(event.session))
+        records.extend(event_records(event, source, topics, session_json=encoded))
+    records.extend(
+        state_record(snapshot, topics, session_json=session_json[id(snapshot.raw)])
+        for snapshot in plan.fresh
+    )
     records.extend(dead_letter_record(letter, topics, received_at) for letter in plan.dead_letters)
     return records
