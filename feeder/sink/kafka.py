@@ -15,6 +15,7 @@ from aiokafka.helpers import create_ssl_context
 from feeder.core.records import OutgoingRecord
 from feeder.errors import ConfigError, SinkUnavailableError
 from feeder.settings import KafkaSettings
+from feeder.sink.partition_batches import send_in_batches
 from feeder.sink.topics import ensure_topics, wanted_topics
 
 logger = logging.getLogger("feeder.sink")
@@ -73,13 +74,7 @@ class KafkaSink:
         self._producer = producer
         try:
             async with asyncio.timeout(self._settings.send_timeout_s):
-                acks = [
-                    await producer.send(
-                        record.topic, record.value, key=record.key, headers=list(record.headers)
-                    )
-                    for record in records
-                ]
-                await asyncio.gather(*acks)
+                await asyncio.gather(*await send_in_batches(producer, records))
         except (TimeoutError, KafkaError) as exc:
             await self._discard_producer()
             what = "timed out" if isinstance(exc, TimeoutError) else f"failed: {exc!r}"

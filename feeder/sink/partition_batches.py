@@ -1,0 +1,64 @@
+"""Hand a page of records to aiokafka as one batch per partition instead of one send per record.
+
+``AIOKafkaProducer.send`` costs about twice the CPU of appending the same record to a batch
+builder (a future, a metadata check and an accumulator lookup per record), and a page holds
+over a thousand records. Partitions are chosen by aiokafka's own default partitioner over the
+same metadata ``send`` uses, so every key lands where ``send`` would put it; records of one
+partition keep their page order (a full batch is submitted before the next one starts, and
+aiokafka sends one partition's batches in submission order).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import MessageSizeTooLargeError
+from aiokafka.partitioner import DefaultPartitioner
+
+from feeder.core.records import OutgoingRecord
+
+_partitioner = DefaultPartitioner()
+
+
+async def send_in_batches(
+    producer: AIOKafkaProducer, records: Sequence[OutgoingRecord]
+) -> list[asyncio.Future[object]]:
+    """Submit ``records``; returns one delivery future per submitted batch."""
+    partitions: dict[str, tuple[list[int], list[int]]] = {}
+    for topic in {record.topic for record in records}:
+        await producer.partitions_for(topic)  # waits for the topic's metadata, like ``send``
+        cluster = producer.client.cluster
+        partitions[topic] = (
+            sorted(cluster.partitions_for_topic(topic)),
+            list(cluster.available_partitions_for_topic(topic)),
+        )
+    builders: dict[tuple[str, int], object] = {}
+    deliveries: list[asyncio.Future[object]] = []
+    for record in records:
+        every, available = partitions[record.topic]
+        partition = _partitioner(record.key, every, available)
+        builder = builders.get((record.topic, partition))
+        if builder is None or not _append(builder, record):
+            if builder is not None:  # full: submit it, then start the next one
+                deliveries.append(
+                    await producer.send_batch(builder, record.topic, partition=partition)
+                )
+            builder = builders[(record.topic, partition)] = producer.create_batch()
+            if not _append(builder, record):
+                raise MessageSizeTooLargeError(
+                    f"a record of {len(record.value)} bytes does not fit in an empty batch; "
+                    "raise FEEDER_KAFKA__MAX_BATCH_BYTES"
+                )
+    for (topic, partition), builder in builders.items():
+        deliveries.append(await producer.send_batch(builder, topic, partition=partition))
+    return deliveries
+
+
+def _append(builder: object, record: OutgoingRecord) -> bool:
+    """False when the batch is full."""
+    appended = builder.append(  # type: ignore[attr-defined]
+        timestamp=None, key=record.key, value=record.value, headers=list(record.headers)
+    )
+    return appended is not None
