@@ -134,6 +134,12 @@ def print_table(results: dict[str, object]) -> None:
                 f"({floor['kafka_send_us_per_kafka_record']:.1f}/Kafka record)",
                 "",
             ),
+            (
+                "(per Kafka record: send / batch)",
+                f"{floor['kafka_one_send_per_record_us_per_kafka_record']:.1f} / "
+                f"{floor['kafka_batch_per_partition_us_per_kafka_record']:.1f} µs",
+                "",
+            ),
             ("floor: total", f"{floor['floor_us']:.1f} µs/session", ""),
             ("(diff, not in floor)", f"{floor['diff_us_not_in_floor']:.1f} µs/session", ""),
             (
