@@ -21,6 +21,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from feeder.checkpoint import CheckpointStore, MemoryCheckpointStore, SqliteCheckpointStore
+from feeder.checkpoint.exclusive import exclusive_checkpoint
 from feeder.core.records import TopicNames
 from feeder.core.state import FeedPosition
 from feeder.core.timestamps import EPOCH
@@ -58,15 +59,16 @@ def topic_names(settings: FeederSettings) -> TopicNames:
 
 @contextlib.asynccontextmanager
 async def open_store(settings: CheckpointSettings) -> AsyncIterator[CheckpointStore]:
-    store: CheckpointStore = (
-        await SqliteCheckpointStore.open(settings.path)
-        if settings.backend == "sqlite"
-        else MemoryCheckpointStore()
-    )
-    try:
-        yield store
-    finally:
-        await store.aclose()
+    """The configured store; a SQLite checkpoint is held exclusively while it is open."""
+    if settings.backend == "memory":
+        yield MemoryCheckpointStore()
+        return
+    with exclusive_checkpoint(settings.path):
+        store = await SqliteCheckpointStore.open(settings.path)
+        try:
+            yield store
+        finally:
+            await store.aclose()
 
 
 async def _open_sweeper(

@@ -91,3 +91,17 @@ async def test_sqlite_survives_reopening(tmp_path: Path) -> None:
         assert (await second.prune(T0)).bytes_on_disk > 0
     finally:
         await second.aclose()
+
+
+async def test_a_second_feeder_on_the_same_checkpoint_is_fenced(tmp_path: Path) -> None:
+    from feeder.app import open_store  # noqa: PLC0415
+    from feeder.errors import FencedError  # noqa: PLC0415
+    from feeder.settings import CheckpointSettings  # noqa: PLC0415
+
+    settings = CheckpointSettings(backend="sqlite", path=tmp_path / "cp.sqlite3")
+    async with open_store(settings):
+        with pytest.raises(FencedError, match="only one instance"):
+            async with open_store(settings):
+                pass
+    async with open_store(settings):  # released on close
+        pass
