@@ -22,6 +22,16 @@ from prometheus_client.parser import text_string_to_metric_families
 # exit, re-entries, checkout, complete); the measured rate is reported, this only aims.
 CHANGES_PER_SESSION = 6.5
 SPEEDUP = 60.0  # lives of seconds, so the change rate is steady within the warm-up
+# The simulator stamps updatedAt strictly increasing in whole milliseconds unless a change is a
+# tie, so it cannot make more than ~1,000 untied changes per second: beyond that its stamps run
+# ahead of the clock and the changes stay invisible until the clock catches up. Higher rates
+# therefore need a larger tie share (several changes in one millisecond, as a busy API has).
+DISTINCT_STAMPS_PER_S = 600.0
+DEFAULT_TIE_SHARE = 0.05
+
+
+def tie_share_for(changes_per_s: float) -> float:
+    return max(DEFAULT_TIE_SHARE, 1.0 - DISTINCT_STAMPS_PER_S / changes_per_s)
 
 
 def _free_port() -> int:
@@ -77,6 +87,8 @@ def measure_live(
             f"{changes_per_s / CHANGES_PER_SESSION:.3f}",
             "--speedup",
             str(SPEEDUP),
+            "--tie-share",
+            f"{tie_share_for(changes_per_s):.3f}",
         ]
     else:
         traffic = ["--start-paused"]
@@ -124,6 +136,7 @@ def measure_live(
     )
     return {
         "target_changes_per_s": changes_per_s,
+        "tie_share": tie_share_for(changes_per_s) if changes_per_s > 0 else None,
         "changes_per_s": (seq_1 - seq_0) / wall_s,
         "window_s": wall_s,
         "events_in_window": len(freshness.seconds),
