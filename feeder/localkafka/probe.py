@@ -6,7 +6,7 @@ import socket
 import struct
 
 _METADATA_API_KEY = 3
-_METADATA_VERSION = 4  # Kafka 4.x dropped v0-v3 (KIP-896); v4 is the oldest it still answers.
+_METADATA_VERSION = 4  # answered by brokers 1.0 to 4.x (4.x closes the connection on v0, KIP-896)
 _CLIENT_ID = b"feeder-probe"
 
 
