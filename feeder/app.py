@@ -93,6 +93,7 @@ async def _open_sweeper(
         config=SweepConfig(
             page_size=settings.api.page_size,
             lookback_s=settings.sweep.lookback_s,
+            trailing_interval_s=settings.sweep.trailing_interval_s,
             settle_delay_s=settings.sweep.settle_delay_s,
             event_source=settings.events.source,
             topics=topic_names(settings),

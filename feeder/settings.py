@@ -95,10 +95,18 @@ class SweepSettings(_Group):
         description="how late a write may become visible and still be caught; a trailing "
         "sweep re-reads every record once more when it is this old",
     )
+    trailing_interval_s: float = Field(
+        30.0,
+        ge=0,
+        description="the trailing sweep runs once its window spans this long (fewer, larger "
+        "re-reads; a late write is found at most lookback_s + this after its updatedAt)",
+    )
     settle_delay_s: float = Field(
         2.0, ge=0, description="sweeps stop at now minus this, so in-flight writes settle"
     )
-    poll_interval_s: float = Field(1.0, gt=0, description="sleep between sweeps once caught up")
+    poll_interval_s: float = Field(
+        1.0, gt=0, description="once caught up, a sweep starts every this (drift-free)"
+    )
     error_backoff_max_s: float = Field(
         60.0, gt=0, description="cap on the pause after a failed sweep (doubles from 1 s)"
     )

@@ -58,6 +58,7 @@ class SweepObserver(Protocol):
 class SweepConfig:
     page_size: int
     lookback_s: float
+    trailing_interval_s: float
     settle_delay_s: float
     event_source: str
     topics: TopicNames
@@ -93,7 +94,9 @@ class Sweeper:
         return await store.load_position() or initial_position(feed_start)
 
     async def sweep_until_caught_up(self) -> None:
-        """One live sweep to ``now - settle``, then the trailing re-read (if lookback is on)."""
+        """One live sweep to ``now - settle``, then the trailing re-read (if lookback is on) once
+        its window spans ``trailing_interval_s``: an idle feed makes one request per poll, not
+        two."""
         now = self._clock()
         await self._sweep(
             SweepKind.LIVE, live_window(self.position, now, self._config.settle_delay_s)
@@ -102,7 +105,8 @@ class Sweeper:
             window = trailing_window(
                 self.position, now, self._config.lookback_s, self._config.settle_delay_s
             )
-            await self._sweep(SweepKind.TRAILING, window)
+            if (window.end - window.start).total_seconds() >= self._config.trailing_interval_s:
+                await self._sweep(SweepKind.TRAILING, window)
 
     async def backfill(self, end: datetime) -> None:
         """Sweep from the position's ``live`` edge to ``end`` once (no trailing re-read)."""

@@ -66,6 +66,7 @@ def feeder_settings(
         "poll_interval_s": 0.2,
         "settle_delay_s": 0.3,
         "lookback_s": 2.0,
+        "trailing_interval_s": 0.5,
         "shutdown_grace_s": 5.0,
         **sweep,
     }

@@ -30,12 +30,14 @@ async def make_sweeper(
     *,
     page_size: int = 2,
     lookback_s: float = 0,
+    trailing_interval_s: float = 0,
     feed_start: float = 0,
 ) -> tuple[Sweeper, CountingObserver]:
     observer = CountingObserver()
     config = SweepConfig(
         page_size=page_size,
         lookback_s=lookback_s,
+        trailing_interval_s=trailing_interval_s,
         settle_delay_s=2,
         event_source="urn:test",
         topics=TOPICS,
@@ -214,3 +216,18 @@ async def test_feed_start_now_does_not_replay_history() -> None:
     assert sweeper.position == FeedPosition(at(90), at(90), at(90))
     await sweeper.sweep_until_caught_up()
     assert event_types(sink) == {"session.suspected_fraud_changed": 1}
+
+
+async def test_the_trailing_sweep_waits_until_its_window_spans_the_interval() -> None:
+    api, clock = ListedSessions(), SettableClock(at(1000))
+    sweeper, _ = await make_sweeper(
+        api, MemoryCheckpointStore(), MemorySink(), clock, lookback_s=60, trailing_interval_s=30
+    )
+    await sweeper.sweep_until_caught_up()  # live + trailing (its window spans 938 s)
+    for _ in range(29):
+        clock.advance(1)
+        await sweeper.sweep_until_caught_up()  # live only: one request per poll when idle
+    clock.advance(1)
+    await sweeper.sweep_until_caught_up()  # the trailing window spans 30 s again
+    assert len(api.queries) == 2 + 29 + 2
+    assert [q.min_updated_at for q in api.queries[-1:]] == [at(1000 - 62)]
