@@ -120,6 +120,16 @@ class SweepSettings(_Group):
         10.0, gt=0, description="on SIGTERM, time for the page in flight to finish"
     )
 
+    @model_validator(mode="after")
+    def _retention_covers_the_trailing_sweep(self) -> SweepSettings:
+        # A session pruned before the trailing sweep re-reads it would look new again.
+        if self.session_retention_s < self.lookback_s + self.trailing_interval_s:
+            raise ValueError(
+                "FEEDER_SWEEP__SESSION_RETENTION_S must be at least FEEDER_SWEEP__LOOKBACK_S + "
+                "FEEDER_SWEEP__TRAILING_INTERVAL_S"
+            )
+        return self
+
 
 class TopicSettings(_Group):
     """Kafka topic names; created at start-up when missing."""
@@ -206,7 +216,7 @@ class FeederSettings(BaseSettings):
         frozen=True,
     )
 
-    api: ApiSettings
+    api: ApiSettings = Field(default_factory=ApiSettings)  # validates: names a missing credential
     sweep: SweepSettings = Field(default_factory=SweepSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
