@@ -94,6 +94,7 @@ async def _open_sweeper(
             page_size=settings.api.page_size,
             lookback_s=settings.sweep.lookback_s,
             trailing_interval_s=settings.sweep.trailing_interval_s,
+            max_record_bytes=settings.kafka.max_record_bytes,
             settle_delay_s=settings.sweep.settle_delay_s,
             event_source=settings.events.source,
             topics=topic_names(settings),

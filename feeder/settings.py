@@ -163,6 +163,13 @@ class KafkaSettings(_Group):
     )
     linger_ms: int = Field(5, ge=0, description="producer batching delay")
     max_batch_bytes: int = Field(1_048_576, gt=0, description="producer batch size per partition")
+    max_record_bytes: int = Field(
+        1_000_000,
+        gt=0,
+        description="a record larger than this goes to the dead-letter topic as a small stand-in "
+        "(topic, key, size, headers) instead of blocking the feed; keep it under the topics' "
+        "max.message.bytes and max_batch_bytes",
+    )
     send_timeout_s: float = Field(
         30.0,
         gt=0,
@@ -175,6 +182,14 @@ class KafkaSettings(_Group):
         1, ge=1, description="replication factor for created topics (3 in production)"
     )
     topics: TopicSettings = Field(default_factory=TopicSettings)
+
+    @model_validator(mode="after")
+    def _records_fit_a_batch(self) -> KafkaSettings:
+        if self.max_record_bytes > self.max_batch_bytes:
+            raise ValueError(
+                "FEEDER_KAFKA__MAX_RECORD_BYTES must not exceed FEEDER_KAFKA__MAX_BATCH_BYTES"
+            )
+        return self
 
 
 class CheckpointSettings(_Group):

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from feeder.checkpoint import CheckpointStore
+from feeder.core.oversize import bound_sizes
 from feeder.core.page_plan import PagePlan, parse_page, plan_page
 from feeder.core.records import OutgoingRecord, TopicNames, page_records
 from feeder.core.state import FeedPosition
@@ -59,6 +60,7 @@ class SweepConfig:
     page_size: int
     lookback_s: float
     trailing_interval_s: float
+    max_record_bytes: int
     settle_delay_s: float
     event_source: str
     topics: TopicNames
@@ -156,8 +158,13 @@ class Sweeper:
                 plan.order_violations,
                 kind.value,
             )
-        records = page_records(
-            plan, source=self._config.event_source, topics=self._config.topics, received_at=now
+        records = bound_sizes(
+            page_records(
+                plan, source=self._config.event_source, topics=self._config.topics, received_at=now
+            ),
+            max_record_bytes=self._config.max_record_bytes,
+            topics=self._config.topics,
+            received_at=now,
         )
         await self._sink.publish(records)
         acked_at = self._clock()

@@ -31,7 +31,8 @@ class TopicNames:
 
 @dataclass(frozen=True, slots=True)
 class OutgoingRecord:
-    """One Kafka record; ``change_time`` (for events) feeds the freshness metric."""
+    """One Kafka record; ``change_time`` (for events) feeds the freshness metric;
+    ``oversized_from`` names the topic a too-large record was meant for (its stand-in here)."""
 
     topic: str
     key: bytes | None
@@ -39,6 +40,7 @@ class OutgoingRecord:
     headers: Headers
     event_type: EventType | None = None
     change_time: datetime | None = None
+    oversized_from: str | None = None
 
 
 _JSON = DATA_CONTENT_TYPE.encode()

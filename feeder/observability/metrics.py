@@ -122,6 +122,12 @@ class FeederMetrics:
             ["field"],
             registry=registry,
         )
+        self.oversized_records = Counter(
+            "feeder_oversized_records",
+            "records over FEEDER_KAFKA__MAX_RECORD_BYTES, dead-lettered as a stand-in",
+            ["topic"],
+            registry=registry,
+        )
         self.checkpoint_commit_duration = Histogram(
             "feeder_checkpoint_commit_duration_seconds",
             "duration of one checkpoint commit",
@@ -218,6 +224,8 @@ class FeederMetrics:
             self.dead_letters.labels(letter.field or "record").inc()
         for record in records:
             self.kafka_records.labels(record.topic).inc()
+            if record.oversized_from is not None:
+                self.oversized_records.labels(record.oversized_from).inc()
             if record.event_type is not None:
                 self.events_published.labels(record.event_type.value, record.topic).inc()
         for event in plan.events:

@@ -31,6 +31,7 @@ async def make_sweeper(
     page_size: int = 2,
     lookback_s: float = 0,
     trailing_interval_s: float = 0,
+    max_record_bytes: int = 1_000_000,
     feed_start: float = 0,
 ) -> tuple[Sweeper, CountingObserver]:
     observer = CountingObserver()
@@ -38,6 +39,7 @@ async def make_sweeper(
         page_size=page_size,
         lookback_s=lookback_s,
         trailing_interval_s=trailing_interval_s,
+        max_record_bytes=max_record_bytes,
         settle_delay_s=2,
         event_source="urn:test",
         topics=TOPICS,
@@ -231,3 +233,25 @@ async def test_the_trailing_sweep_waits_until_its_window_spans_the_interval() ->
     await sweeper.sweep_until_caught_up()  # the trailing window spans 30 s again
     assert len(api.queries) == 2 + 29 + 2
     assert [q.min_updated_at for q in api.queries[-1:]] == [at(1000 - 62)]
+
+
+async def test_a_record_too_large_for_kafka_is_dead_lettered_as_a_stand_in() -> None:
+    api, store, sink, clock = (
+        ListedSessions(),
+        MemoryCheckpointStore(),
+        MemorySink(),
+        SettableClock(at(100)),
+    )
+    api.put(record("huge", created=1, updated=5, metadata={"blob": "x" * 5000}))
+    api.put(record("small", created=1, updated=6))
+    sweeper, _ = await make_sweeper(api, store, sink, clock, max_record_bytes=4000)
+    await sweeper.sweep_until_caught_up()
+    assert event_types(sink) == {"session.created": 1}  # the small session's
+    stand_ins = [r for r in sink.on_topic("dlq") if r.oversized_from is not None]
+    assert sorted(r.oversized_from for r in stand_ins) == ["events", "state"]
+    for stand_in in stand_ins:
+        body = orjson.loads(stand_in.value)
+        assert body["key"] == "huge"
+        assert body["bytes"] > 5000
+        assert b"FEEDER_KAFKA__MAX_RECORD_BYTES" in dict(stand_in.headers)["feeder_error_reason"]
+    assert sweeper.position.live == at(98)  # the feed moved on
