@@ -50,8 +50,6 @@ async def test_transient_faults_are_retried_and_lose_nothing(
         "throttle_share": 0.1,
         "retry_after_s": 0,
         "retry_after_form": "mixed",
-        "truncated_share": 0.05,
-        "non_json_share": 0.05,
         "id_format": "mixed",
     }
     with run_simulator_in_thread(busy_store(seed=21, **faults)) as sim:
@@ -61,14 +59,25 @@ async def test_transient_faults_are_retried_and_lose_nothing(
         mixed = sim.call(lambda s: s.faults)
         async with running_feed(settings) as app:
             await asyncio.sleep(2)
-            # An outage: every request hangs past the client's 2 s timeout. The store is quiet
-            # around it: changes made and replaced while a poller is blind are invisible to it.
+            # Outages: bad bodies, then requests that hang past the client's 2 s timeout, each
+            # until the client has retried one. The store is quiet around them: changes made
+            # and replaced while a poller is blind are invisible to it.
             sim.call(lambda s: s.pause())
             await wait_caught_up(app, now(), timeout_s=120)
-            hanging = mixed.model_copy(update={"hang_share": 1.0, "hang_s": 3.0})
-            sim.call(lambda s: s.set_faults(hanging))
-            await asyncio.sleep(3)
-            sim.call(lambda s: s.set_faults(mixed))
+            outages = [
+                ("malformed_body", {"non_json_share": 0.5, "truncated_share": 0.5}),
+                ("timeout", {"hang_share": 1.0, "hang_s": 3.0}),
+            ]
+            for reason, outage in outages:
+                sim.call(lambda s, outage=outage: s.set_faults(mixed.model_copy(update=outage)))
+                await wait_until(
+                    lambda reason=reason: (
+                        sample(app, "feeder_api_retries_total", reason=reason) > 0
+                    ),
+                    timeout_s=60,
+                    what=f"a {reason} retry",
+                )
+                sim.call(lambda s: s.set_faults(mixed))
             await wait_caught_up(app, now(), timeout_s=120)
             sim.call(lambda s: s.resume())
             await asyncio.sleep(2)
