@@ -111,6 +111,22 @@ def transitions(
     return found
 
 
+def log_transitions(
+    log: GroundTruthLog, old: Session | None, new: Session, visible_at_ms: int
+) -> None:
+    """Append every transition from ``old`` to ``new`` to the ground truth."""
+    for kind, at_ms, before, after in transitions(old, new):
+        log.append(
+            session_id=new.id,
+            kind=kind,
+            at_ms=at_ms,
+            old=before,
+            new=after,
+            updated_at_ms=new.updated_at_ms,
+            visible_at_ms=visible_at_ms,
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class _Held:
     """A change made but not yet visible: a new session, or a patch with its stamp."""
@@ -220,14 +236,4 @@ class SessionWriter:
         self._record(old, new)
 
     def _record(self, old: Session | None, new: Session) -> None:
-        visible_ms = to_ms(self._clock())
-        for kind, at_ms, before, after in transitions(old, new):
-            self._log.append(
-                session_id=new.id,
-                kind=kind,
-                at_ms=at_ms,
-                old=before,
-                new=after,
-                updated_at_ms=new.updated_at_ms,
-                visible_at_ms=visible_ms,
-            )
+        log_transitions(self._log, old, new, to_ms(self._clock()))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from feeder.simulator.auth import Authenticator
 from feeder.simulator.catalog import build_catalog
-from feeder.simulator.changes import SessionPatch, SessionWriter, transitions
+from feeder.simulator.changes import SessionPatch, SessionWriter, log_transitions
 from feeder.simulator.clock import Clock, system_clock, to_ms
 from feeder.simulator.cursor import encode_cursor
 from feeder.simulator.faults import FaultInjector
@@ -162,16 +162,7 @@ class Simulator:
             self._writer.note_existing_stamp(max(s.updated_at_ms for s in history))
         if self.settings.ground_truth.include_preload:
             for session in history:
-                for kind, at_ms, old, new in transitions(None, session):
-                    self._log.append(
-                        session_id=session.id,
-                        kind=kind,
-                        at_ms=at_ms,
-                        old=old,
-                        new=new,
-                        updated_at_ms=session.updated_at_ms,
-                        visible_at_ms=now_ms,
-                    )
+                log_transitions(self._log, None, session, now_ms)
             self._log.flush()
         del history
         return PreloadReport(
