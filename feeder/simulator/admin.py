@@ -16,6 +16,8 @@ GET     /_simulator/ground-truth            transitions: ``after_seq``, ``limit`
                                             ``format=json`` (default) or ``jsonl``
 POST    /_simulator/preload                 ``{"count": N}``: bulk preload, memory report
 POST    /_simulator/revoke-tokens           invalidate every issued OAuth2 token
+POST    /_simulator/replica                 freeze a replica of the visible sessions, which
+                                            ``faults.replica_share`` of the pages come from
 ======  ==================================  ============================================
 
 Bodies are JSON; errors answer ``{"message": ...}`` with 400, 401 (wrong admin token) or 404.
@@ -195,6 +197,10 @@ def _revoke(sim: Simulator, _scope: Scope, _body: object) -> object:
     return {"revoked": sim.auth.revoke_all()}
 
 
+def _freeze_replica(sim: Simulator, _scope: Scope, _body: object) -> object:
+    return {"sessions": sim.freeze_replica()}
+
+
 Handler = Callable[[Simulator, Scope, object], object]
 _ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "status"): _status,
@@ -209,6 +215,7 @@ _ROUTES: dict[tuple[str, str], Handler] = {
     ("PATCH", "sessions/*"): _update,
     ("POST", "preload"): _preload,
     ("POST", "revoke-tokens"): _revoke,
+    ("POST", "replica"): _freeze_replica,
 }
 
 

@@ -85,7 +85,9 @@ class SimulatorApp:
         sim = self._sim
         pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
         try:
-            body = sim.page_body(parse_query(pairs))
+            body = sim.page_body(
+                parse_query(pairs), delivered=not (faults.non_json or faults.truncate)
+            )
         except InvalidQueryError as exc:
             errors = [error.to_json() for error in exc.errors]
             invalid = {

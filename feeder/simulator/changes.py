@@ -16,7 +16,7 @@ import heapq
 from dataclasses import dataclass
 
 from feeder.simulator.clock import Clock, format_ms, to_ms
-from feeder.simulator.ground_truth import GroundTruthLog, TransitionKind
+from feeder.simulator.ground_truth import GroundTruthLog, TransitionKind, VersionLog
 from feeder.simulator.records import ACTIVE, Session
 from feeder.simulator.store import SessionStore
 
@@ -39,11 +39,12 @@ class SessionPatch:
     expires_at_ms: int | None = None
     customer_satisfaction: int | None = None
     customer_satisfaction_submitted: bool | None = None
+    priority: int | None = None
 
 
 def apply_patch(session: Session, patch: SessionPatch, updated_at_ms: int) -> Session:
-    """The state of ``session`` after ``patch``, carrying ``updated_at_ms``."""
-    changes: dict[str, object] = {"updated_at_ms": updated_at_ms}
+    """The state of ``session`` after ``patch``, carrying ``updated_at_ms``, one version on."""
+    changes: dict[str, object] = {"updated_at_ms": updated_at_ms, "version": session.version + 1}
     for name in (
         "status",
         "suspected_fraud",
@@ -52,6 +53,7 @@ def apply_patch(session: Session, patch: SessionPatch, updated_at_ms: int) -> Se
         "expires_at_ms",
         "customer_satisfaction",
         "customer_satisfaction_submitted",
+        "priority",
     ):
         value = getattr(patch, name)
         if value is not None:
@@ -124,6 +126,7 @@ def log_transitions(
             new=after,
             updated_at_ms=new.updated_at_ms,
             visible_at_ms=visible_at_ms,
+            version=new.version,
         )
 
 
@@ -140,9 +143,12 @@ class _Held:
 class SessionWriter:
     """Applies changes to the store, stamps them, logs them, and holds late ones back."""
 
-    def __init__(self, store: SessionStore, log: GroundTruthLog, clock: Clock) -> None:
+    def __init__(
+        self, store: SessionStore, log: GroundTruthLog, versions: VersionLog, clock: Clock
+    ) -> None:
         self._store = store
         self._log = log
+        self._versions = versions
         self._clock = clock
         self._last_stamp_ms = 0
         self._batch_stamp_ms: int | None = None
@@ -168,8 +174,12 @@ class SessionWriter:
         """Start a batch of changes that become visible together (ties are allowed within)."""
         self._batch_stamp_ms = None
 
-    def stamp(self, at_ms: int, tie: bool = False) -> int:
-        """The ``updatedAt`` of a change made at ``at_ms``: strictly increasing, or a tie."""
+    def stamp(self, at_ms: int, tie: bool = False, skew_ms: int = 0) -> int:
+        """The ``updatedAt`` of a change made at ``at_ms``: strictly increasing, or a tie; or,
+        by a writer whose clock is ``skew_ms`` off, just that writer's clock (which may be older
+        than stamps already served)."""
+        if skew_ms:
+            return at_ms + skew_ms
         if tie and self._batch_stamp_ms is not None:
             return self._batch_stamp_ms
         stamp_ms = max(at_ms, self._last_stamp_ms + 1)
@@ -236,4 +246,6 @@ class SessionWriter:
         self._record(old, new)
 
     def _record(self, old: Session | None, new: Session) -> None:
-        log_transitions(self._log, old, new, to_ms(self._clock()))
+        now_ms = to_ms(self._clock())
+        self._versions.appeared(new.id, new.version, new.updated_at_ms, now_ms)
+        log_transitions(self._log, old, new, now_ms)

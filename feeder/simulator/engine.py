@@ -21,7 +21,7 @@ from feeder.simulator.changes import SessionPatch, SessionWriter, log_transition
 from feeder.simulator.clock import Clock, system_clock, to_ms
 from feeder.simulator.cursor import encode_cursor
 from feeder.simulator.faults import FaultInjector
-from feeder.simulator.ground_truth import GroundTruthLog, Transition
+from feeder.simulator.ground_truth import GroundTruthLog, Transition, Version, VersionLog
 from feeder.simulator.ordering import Entry, OrderKey
 from feeder.simulator.preload import generate_history
 from feeder.simulator.query import SessionQuery
@@ -80,7 +80,9 @@ class Simulator:
         self._store = SessionStore(self._uuids)
         gt = settings.ground_truth
         self._log = GroundTruthLog(gt.path, gt.memory_max)
-        self._writer = SessionWriter(self._store, self._log, clock)
+        self._versions = VersionLog(gt.track_served)
+        self._replica: SessionStore | None = None
+        self._writer = SessionWriter(self._store, self._log, self._versions, clock)
         self._faults = FaultInjector(settings.faults, random.Random(master.random()))
         self._late = FaultInjector(settings.faults, random.Random(master.random()))
         self._traffic = TrafficModel(
@@ -306,13 +308,37 @@ class Simulator:
 
     # -- serving ------------------------------------------------------------------------------
 
-    def page_body(self, query: SessionQuery, malform: bool = True) -> bytes:
-        """The JSON body of one page; ``InvalidQueryError`` for an unusable cursor."""
+    def freeze_replica(self) -> int:
+        """Copy the visible sessions into a replica that ``replica_share`` of the page requests
+        are answered from from now on, however the sessions change (a lagging replica or cache);
+        returns how many sessions it holds."""
+        replica = SessionStore(self._uuids)
+        count = replica.bulk_insert(self._store)
+        self._replica = replica
+        return count
+
+    def versions(self) -> dict[tuple[str, int], Version]:
+        """``(session id, version)`` → when it was visible and first served
+        (``ground_truth.track_served``)."""
+        return self._versions.snapshot()
+
+    def page_body(self, query: SessionQuery, malform: bool = True, delivered: bool = True) -> bytes:
+        """The JSON body of one page; ``InvalidQueryError`` for an unusable cursor.
+
+        ``delivered=False``: the body will not reach the client intact (a truncated or non-JSON
+        answer), so its versions do not count as served.
+        """
         self.step()
-        page = self._store.page(query)
         faults = self._faults
+        from_replica = self._replica is not None and faults.from_replica()
+        store = self._replica if from_replica and self._replica is not None else self._store
+        page = store.page(query)
         render_text = self._renderer.render_text
         may_malform = malform and faults.settings.malformed_share > 0
+        if delivered and self._versions.enabled:
+            now_ms = self.now_ms()
+            for session in page.sessions:
+                self._versions.served(session.id, session.version, now_ms, from_replica)
         texts: list[str] = []
         for session in page.sessions:
             as_int = faults.id_as_int()

@@ -95,9 +95,16 @@ class FaultInjector:
     def late_delay_ms(self) -> int:
         """How late the next traffic change becomes visible (0 for at once)."""
         s = self._settings
-        if self._hit(s.late_visible_share):
-            return max(1, int(s.late_visible_delay_s * 1000))
-        return 0
+        if not self._hit(s.late_visible_share):
+            return 0
+        delay_s = s.late_visible_delay_s
+        if s.late_visible_delay_max_s is not None and s.late_visible_delay_max_s > delay_s:
+            delay_s = self._rng.uniform(delay_s, s.late_visible_delay_max_s)
+        return max(1, int(delay_s * 1000))
+
+    def from_replica(self) -> bool:
+        """Whether the next page is answered from the frozen replica."""
+        return self._hit(self._settings.replica_share)
 
 
 _DEFAULTS = FaultSettings()

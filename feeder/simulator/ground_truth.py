@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Literal, cast, get_args
@@ -39,6 +39,7 @@ class Transition:
     new: object
     updated_at_ms: int
     visible_at_ms: int
+    version: int = 0  # the session's version the change made (0: unknown, an older log)
 
     @property
     def at(self) -> datetime:
@@ -65,6 +66,7 @@ class Transition:
             "new": self.new,
             "updated_at": format_ms(self.updated_at_ms),
             "visible_at": format_ms(self.visible_at_ms),
+            "version": self.version,
         }
 
     @classmethod
@@ -81,6 +83,7 @@ class Transition:
             new=document["new"],
             updated_at_ms=parse_timestamp(str(document["updated_at"])),
             visible_at_ms=parse_timestamp(str(document["visible_at"])),
+            version=int(cast(int, document.get("version", 0))),
         )
 
 
@@ -114,10 +117,19 @@ class GroundTruthLog:
         new: object,
         updated_at_ms: int,
         visible_at_ms: int,
+        version: int,
     ) -> Transition:
         self._last_seq += 1
         record = Transition(
-            self._last_seq, str(session_id), kind, at_ms, old, new, updated_at_ms, visible_at_ms
+            self._last_seq,
+            str(session_id),
+            kind,
+            at_ms,
+            old,
+            new,
+            updated_at_ms,
+            visible_at_ms,
+            version,
         )
         self._recent.append(record)
         if self._file is not None:
@@ -159,3 +171,58 @@ def read_jsonl(path: Path) -> list[Transition]:
     """Every transition in a ground-truth JSONL file."""
     with path.open("rb") as handle:
         return [Transition.from_json(orjson.loads(line)) for line in handle if line.strip()]
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One version of one session: its stamp, when it became visible, when it was first served.
+
+    ``first_served_at_ms`` and ``last_served_at_ms`` count serves by the live store only;
+    ``replayed`` says whether the lagging replica served it after it had been replaced.
+    """
+
+    updated_at_ms: int
+    visible_at_ms: int
+    first_served_at_ms: int | None = None
+    last_served_at_ms: int | None = None
+    replayed: bool = False
+
+
+class VersionLog:
+    """Every version of every session and its first serve, when tracking is on (else empty).
+
+    With the ground truth it tells exactly which transitions a poller could have seen: one that
+    held only in versions never served was invisible to it, and how long each of those versions
+    stayed visible bounds how long a poller may have missed it.
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        self._enabled = enabled
+        self._versions: dict[tuple[str, int], Version] = {}
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    def appeared(self, session_id: int, version: int, updated_at_ms: int, now_ms: int) -> None:
+        if self._enabled:
+            self._versions[(str(session_id), version)] = Version(updated_at_ms, now_ms)
+
+    def served(self, session_id: int, version: int, now_ms: int, from_replica: bool) -> None:
+        key = (str(session_id), version)
+        known = self._versions.get(key)
+        if known is None:  # a preloaded session, made before tracking could see it
+            return
+        if from_replica:
+            if not known.replayed:
+                self._versions[key] = replace(known, replayed=True)
+        else:
+            first = known.first_served_at_ms
+            self._versions[key] = replace(
+                known,
+                first_served_at_ms=now_ms if first is None else first,
+                last_served_at_ms=now_ms,
+            )
+
+    def snapshot(self) -> dict[tuple[str, int], Version]:
+        return dict(self._versions)

@@ -50,6 +50,7 @@ class Session(NamedTuple):
     customer_satisfaction: int | None = None
     customer_satisfaction_submitted: bool = False
     priority: int = 0
+    version: int = 1  # how many changes made this state (1: created); never served
 
 
 def _mix64(value: int) -> int:

@@ -80,6 +80,23 @@ class TrafficSettings(_Group):
     preload_span_s: float = Field(
         7 * 86_400.0, gt=0, description="how far back preloaded sessions were created"
     )
+    hot_share: Share = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of sessions that are hot: touched (priority +1) every hot_interval_ms "
+        "while active, as a busy store's sessions are (visitors, priority, metadata)",
+    )
+    hot_interval_ms: float = Field(
+        500.0, gt=0, description="how often a hot session changes, in real milliseconds"
+    )
+    writer_skews_ms: tuple[int, ...] = Field(
+        (0,),
+        min_length=1,
+        description="clock offsets of the API's writers; each change is stamped by one of them "
+        "at random, so a slow writer's updatedAt (and moment) can be older than one served "
+        "before (e.g. 0,-200,-1500)",
+    )
     tick_s: float = Field(0.05, gt=0, description="how often the traffic model advances")
     start_paused: bool = Field(False, description="start with the traffic model paused")
 
@@ -129,7 +146,19 @@ class FaultSettings(_Group):
         description="share of traffic changes that become visible late_visible_delay_s late",
     )
     late_visible_delay_s: float = Field(
-        5.0, ge=0, description="how late a late-visible change becomes visible"
+        5.0, ge=0, description="how late a late-visible change becomes visible (at least)"
+    )
+    late_visible_delay_max_s: float | None = Field(
+        None,
+        ge=0,
+        description="if set, lateness is uniform between late_visible_delay_s and this",
+    )
+    replica_share: Share = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of page requests answered from the frozen replica (POST "
+        "/_simulator/replica freezes one): a lagging replica serving versions already replaced",
     )
     id_format: Literal["string", "integer", "mixed"] = Field(
         "string", description="how session ids are served: string, integer, or either per record"
@@ -154,6 +183,12 @@ class GroundTruthSettings(_Group):
     )
     include_preload: bool = Field(
         False, description="also log a 'created' transition for each preloaded session"
+    )
+    track_served: bool = Field(
+        False,
+        description="remember every version of every session, when it became visible and when "
+        "it was first served (one entry per version: for tests that must know what a poller "
+        "could have seen)",
     )
 
 

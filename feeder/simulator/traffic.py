@@ -45,6 +45,7 @@ class Action(Enum):
     EXPIRE = "expire"
     FLAG = "flag"
     UNFLAG = "unflag"
+    TOUCH = "touch"  # a hot session's frequent change that is no transition (priority +1)
 
 
 LateDecider = Callable[[], int]
@@ -137,15 +138,21 @@ class TrafficModel:
             # Created late-visible, or locked by a held change: try again shortly.
             self._schedule(due_ms + self._duration_ms(1.0), session_id, action)
             return
+        if action is Action.TOUCH:
+            self._touch(due_ms, session)
+            return
         self._step(due_ms, session, action)
 
     def _stamp(self, due_ms: int) -> int:
         """When a change due at ``due_ms`` happens: its ``updatedAt`` and its own timestamp.
 
         A tie reuses the previous stamp of this batch, so the change's own timestamp (e.g.
-        ``customerLastEnteredAt``) moves with it and never lies after its ``updatedAt``.
+        ``customerLastEnteredAt``) moves with it and never lies after its ``updatedAt``. With
+        several writers, the change is made by one of them, stamped by that writer's clock.
         """
-        return self._writer.stamp(due_ms, self._rng.random() < self._settings.tie_share)
+        skews = self._settings.writer_skews_ms
+        skew_ms = self._rng.choice(skews) if len(skews) > 1 else skews[0]
+        return self._writer.stamp(due_ms, self._rng.random() < self._settings.tie_share, skew_ms)
 
     def _commit(self, session_id: int, patch: SessionPatch, at_ms: int) -> None:
         self._writer.update(session_id, patch, at_ms, self._late_delay_ms())
@@ -170,6 +177,8 @@ class TrafficModel:
         if rng.random() < settings.fraud_share:
             flag_ms = at_ms + self._duration_ms(MEAN_SCAN_S + MEAN_ENTER_S + MEAN_DWELL_S / 2)
             self._schedule(flag_ms, session.id, Action.FLAG)
+        if settings.hot_share > 0 and rng.random() < settings.hot_share:
+            self._schedule(due_ms + int(settings.hot_interval_ms), session.id, Action.TOUCH)
 
     def _step(self, due_ms: int, session: Session, action: Action) -> None:
         sid, active = session.id, session.status == ACTIVE
@@ -217,3 +226,10 @@ class TrafficModel:
                 self._schedule(clear_ms, sid, Action.UNFLAG)
         elif action is Action.UNFLAG and session.suspected_fraud:
             self._commit(sid, SessionPatch(suspected_fraud=False), self._stamp(due_ms))
+
+    def _touch(self, due_ms: int, session: Session) -> None:
+        """A hot session changes again (no transition), until it is closed."""
+        if session.status in (ACTIVE, "checkout_pending"):
+            patch = SessionPatch(priority=session.priority + 1)
+            self._commit(session.id, patch, self._stamp(due_ms))
+            self._schedule(due_ms + int(self._settings.hot_interval_ms), session.id, Action.TOUCH)
