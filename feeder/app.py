@@ -81,6 +81,7 @@ async def _open_sweeper(
     api_observer: ApiObserver,
     sweep_observer: SweepObserver,
     stopping: asyncio.Event,
+    reread_delays_s: tuple[float, ...],
 ) -> Sweeper:
     """The API client, the Kafka sink and a sweeper over ``store``, closed by ``stack``."""
     client = await stack.enter_async_context(SessionsApiClient(settings.api, observer=api_observer))
@@ -92,14 +93,13 @@ async def _open_sweeper(
         store=store,
         config=SweepConfig(
             page_size=settings.api.page_size,
-            lookback_s=settings.sweep.lookback_s,
-            trailing_interval_s=settings.sweep.trailing_interval_s,
+            poll_interval_s=settings.sweep.poll_interval_s,
+            reread_delays_s=reread_delays_s,
             max_record_bytes=settings.kafka.max_record_bytes,
-            settle_delay_s=settings.sweep.settle_delay_s,
             event_source=settings.events.source,
             topics=topic_names(settings),
         ),
-        position=await Sweeper.resume_position(store, start),
+        position=await Sweeper.resume_position(store, start, reread_delays_s),
         clock=clock,
         observer=sweep_observer,
         stopping=stopping,
@@ -134,6 +134,7 @@ async def run_backfill(
             api_observer=NO_OP_OBSERVER,
             sweep_observer=observer,
             stopping=asyncio.Event(),
+            reread_delays_s=(),  # one read of a past window: nothing is late any more
         )
         await sweeper.backfill(end)
         return sweeper.position
@@ -177,6 +178,7 @@ class FeedApp:
                 api_observer=self.metrics,
                 sweep_observer=self.metrics,
                 stopping=self.stopping,
+                reread_delays_s=settings.sweep.all_reread_delays_s,
             )
             await self._supervise(self.sweeper, store, listener, install_signal_handlers)
             logger.info("stopped at %s", self.sweeper.position)

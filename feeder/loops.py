@@ -37,18 +37,19 @@ async def poll_forever(
     error_backoff_max_s: float,
     observer: LoopObserver,
 ) -> None:
-    """Sweep until caught up, then wait for the next poll tick; never die of a transient fault.
+    """One sweep tick per poll interval; never die of a transient fault.
 
-    Ticks are drift-free: a sweep that took 0.3 s is followed by a 0.7 s pause at a 1 s poll
-    interval, so a change waits at most one interval (plus the settle delay) to be swept. Fatal
-    errors (bad credentials, bad settings, fencing) propagate and stop the process.
+    Ticks are drift-free: a tick whose live read took 0.3 s may re-read for the remaining 0.7 s
+    of a 1 s poll interval, and the next tick starts on time, so a change waits at most about
+    one interval to be read. Fatal errors (bad credentials, bad settings, fencing) propagate and
+    stop the process.
     """
     loop = asyncio.get_running_loop()
     backoff_s = 1.0
     while not stopping.is_set():
         started_s = loop.time()
         try:
-            await sweeper.sweep_until_caught_up()
+            await sweeper.run_tick(budget_s=poll_interval_s)
         except RetriableError as exc:
             observer.sweep_failed(exc)
             logger.warning("sweep failed, retrying in %.1f s: %s", backoff_s, exc)

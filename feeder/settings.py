@@ -52,7 +52,10 @@ class ApiSettings(_Group):
     backoff_max_s: float = Field(30.0, gt=0, description="cap on one retry delay")
     retry_after_max_s: float = Field(60.0, gt=0, description="cap on an honoured Retry-After")
     requests_per_s: float = Field(
-        5.0, gt=0, description="client-side rate limit (the API throttles at about 20/s)"
+        10.0,
+        gt=0,
+        description="client-side rate limit shared by every pass, live first (the API "
+        "throttles at about 20/s)",
     )
     page_size: int = Field(200, ge=1, le=200, description="records per page (API maximum 200)")
 
@@ -81,6 +84,14 @@ class ApiSettings(_Group):
 StartPosition = Literal["now", "earliest"] | datetime
 
 
+_REMOVED_SWEEP_SETTINGS = {
+    "settle_delay_s": "the live pass now reads up to the newest record every poll; writes that "
+    "become visible late are caught by the re-read passes (FEEDER_SWEEP__REREAD_DELAYS_S)",
+    "trailing_interval_s": "each re-read pass now runs once its window spans a twentieth of "
+    "its delay (the lookback pass: every lookback_s / 20)",
+}
+
+
 class SweepSettings(_Group):
     """How the sessions list is swept."""
 
@@ -89,23 +100,21 @@ class SweepSettings(_Group):
         description="where a feed with an empty checkpoint starts: now, earliest or an "
         "ISO-8601 time; transitions before it are not replayed",
     )
+    reread_delays_s: tuple[float, ...] = Field(
+        (1.0, 4.0, 8.0, 12.0, 16.0, 20.0, 24.0, 28.0, 32.0, 60.0),
+        description="delays of the re-read passes behind the live edge (a JSON list, each "
+        "shorter than lookback_s; defaults beyond a shorter lookback are dropped): a write that "
+        "becomes visible d seconds late is caught by the first pass whose delay exceeds d; every "
+        "pass reads each record once more, sharing the request budget, live first",
+    )
     lookback_s: float = Field(
         300.0,
         ge=0,
-        description="how late a write may become visible and still be caught; a trailing "
-        "sweep re-reads every record once more when it is this old",
-    )
-    trailing_interval_s: float = Field(
-        30.0,
-        ge=0,
-        description="the trailing sweep runs once its window spans this long (fewer, larger "
-        "re-reads; a late write is found at most lookback_s + this after its updatedAt)",
-    )
-    settle_delay_s: float = Field(
-        2.0, ge=0, description="sweeps stop at now minus this, so in-flight writes settle"
+        description="the last re-read pass: how late a write may become visible and still be "
+        "caught; 0 turns every re-read pass off",
     )
     poll_interval_s: float = Field(
-        1.0, gt=0, description="once caught up, a sweep starts every this (drift-free)"
+        1.0, gt=0, description="a live pass starts every this (drift-free)"
     )
     error_backoff_max_s: float = Field(
         60.0, gt=0, description="cap on the pause after a failed sweep (doubles from 1 s)"
@@ -120,15 +129,44 @@ class SweepSettings(_Group):
         10.0, gt=0, description="on SIGTERM, time for the page in flight to finish"
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_removed_settings(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for name, why in _REMOVED_SWEEP_SETTINGS.items():
+                if name in data:
+                    raise ValueError(f"FEEDER_SWEEP__{name.upper()} was removed: {why}")
+        return data
+
     @model_validator(mode="after")
-    def _retention_covers_the_trailing_sweep(self) -> SweepSettings:
-        # A session pruned before the trailing sweep re-reads it would look new again.
-        if self.session_retention_s < self.lookback_s + self.trailing_interval_s:
+    def _passes_are_ordered(self) -> SweepSettings:
+        delays = self.reread_delays_s
+        if any(delay <= 0 for delay in delays) or list(delays) != sorted(set(delays)):
             raise ValueError(
-                "FEEDER_SWEEP__SESSION_RETENTION_S must be at least FEEDER_SWEEP__LOOKBACK_S + "
-                "FEEDER_SWEEP__TRAILING_INTERVAL_S"
+                "FEEDER_SWEEP__REREAD_DELAYS_S must be positive and strictly increasing"
+            )
+        explicit = "reread_delays_s" in self.model_fields_set
+        if explicit and self.lookback_s > 0 and delays and delays[-1] >= self.lookback_s:
+            raise ValueError(
+                "FEEDER_SWEEP__REREAD_DELAYS_S must all be shorter than FEEDER_SWEEP__LOOKBACK_S"
+            )
+        # A session pruned before the lookback pass re-reads it would look new again.
+        if self.session_retention_s < self.lookback_s * 1.1:
+            raise ValueError(
+                "FEEDER_SWEEP__SESSION_RETENTION_S must be at least 1.1 x FEEDER_SWEEP__LOOKBACK_S"
             )
         return self
+
+    @property
+    def all_reread_delays_s(self) -> tuple[float, ...]:
+        """Every re-read pass's delay, the lookback pass last; none when lookback is 0.
+
+        Default delays at or beyond a shorter lookback are left out (the lookback pass covers
+        them); delays set explicitly must be shorter than it (checked at start-up).
+        """
+        if self.lookback_s <= 0:
+            return ()
+        return (*(d for d in self.reread_delays_s if d < self.lookback_s), self.lookback_s)
 
 
 class TopicSettings(_Group):

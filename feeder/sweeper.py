@@ -1,26 +1,39 @@
-"""The sweep loop: fetch a page, plan it, publish it, then checkpoint it; repeat until caught up.
+"""The sweep: each poll tick reads live to now, then re-reads behind it while the tick lasts.
 
 Data flows one way — source → core (parse, dedupe, diff, encode) → sink → checkpoint store —
 and the store is written only after the sink acknowledged the whole page, so a crash at any
-point re-sends (with the same event ids) instead of losing.
+point re-sends (with the same event ids) instead of losing. What a tick reads is planned by
+:mod:`feeder.core.passes`; this module runs the plan page by page.
+
+The live read is never cut short. Re-reads use what is left of the tick: a page is only asked
+for if it is expected to finish before the next tick is due, so the live pass always gets its
+turn on time and re-reads degrade (their passes fall behind, then skip ahead) under load.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
-from enum import StrEnum
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from feeder.checkpoint import CheckpointStore
 from feeder.core.oversize import bound_sizes
 from feeder.core.page_plan import PagePlan, parse_page, plan_page
+from feeder.core.passes import (
+    Read,
+    RereadPass,
+    StampDensity,
+    advanced,
+    live_read,
+    plan_rereads,
+    reread_name,
+    reread_passes,
+)
 from feeder.core.records import OutgoingRecord, TopicNames, page_records
 from feeder.core.state import FeedPosition
-from feeder.core.window import SweepWindow, initial_position, live_window, trailing_window
 from feeder.errors import ApiUnavailableError
 from feeder.sink import RecordSink
 from feeder.source.page import PageQuery, RawPage
@@ -28,23 +41,51 @@ from feeder.source.page import PageQuery, RawPage
 logger = logging.getLogger("feeder.sweep")
 Clock = Callable[[], datetime]
 
+LIVE = "live"
+BACKFILL = "backfill"  # an explicit past window, on a store of its own
+_FETCH_SMOOTHING = 0.2  # weight of the newest page in the expected fetch time
+_PAST_THE_EDGE = timedelta(milliseconds=1)  # the API's timestamps and query have ms precision
 
-class SweepKind(StrEnum):
-    LIVE = "live"
-    TRAILING = "trailing"
-    BACKFILL = "backfill"  # an explicit past window, on a store of its own
+
+@dataclass(frozen=True, slots=True)
+class _Unfinished:
+    """A re-read the tick ran out of time for: the API's cursor to go on from next tick (the
+    feed's own cursors are timestamps, which cannot move inside a tie of hundreds of records),
+    and when the read began."""
+
+    after: str | None
+    read_at: datetime
 
 
 class PageSource(Protocol):
     async def fetch_page(self, query: PageQuery) -> RawPage: ...
 
 
+@dataclass(frozen=True, slots=True)
+class PassReport:
+    """Where every pass stands after a tick.
+
+    ``live_read_at``: when the last complete live read began (everything visible then with
+    ``updatedAt`` at or after the live cursor it started from was read). ``behind_s``: per
+    re-read pass, how far its cursor trails ``now - delay`` (0 when on schedule).
+    ``skipped_s``: seconds of stamps a pass skipped this tick (left to the next longer pass).
+    ``deferred``: passes with a due read that this tick had no time left for.
+    """
+
+    position: FeedPosition
+    now: datetime
+    live_read_at: datetime | None
+    behind_s: Mapping[str, float]
+    skipped_s: Mapping[str, float]
+    deferred: tuple[str, ...]
+
+
 class SweepObserver(Protocol):
-    """Told what each page and sweep did; metrics implement it and never steer."""
+    """Told what each page and tick did; metrics implement it and never steer."""
 
     def page_written(
         self,
-        kind: SweepKind,
+        sweep: str,
         plan: PagePlan,
         records: Sequence[OutgoingRecord],
         *,
@@ -52,22 +93,23 @@ class SweepObserver(Protocol):
         acked_at: datetime,
     ) -> None: ...
 
-    def sweep_finished(self, kind: SweepKind, position: FeedPosition, now: datetime) -> None: ...
+    def read_finished(self, sweep: str, started_at: datetime, now: datetime) -> None: ...
+
+    def tick_finished(self, report: PassReport) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class SweepConfig:
     page_size: int
-    lookback_s: float
-    trailing_interval_s: float
+    poll_interval_s: float
+    reread_delays_s: tuple[float, ...]
     max_record_bytes: int
-    settle_delay_s: float
     event_source: str
     topics: TopicNames
 
 
 class Sweeper:
-    """Runs live and trailing sweeps against one source, sink and store."""
+    """Runs the live and re-read passes against one source, sink and store."""
 
     def __init__(
         self,
@@ -88,58 +130,127 @@ class Sweeper:
         self._clock = clock
         self._observer = observer
         self._stopping = stopping
-        self.position = position
+        self._passes: tuple[RereadPass, ...] = reread_passes(
+            config.reread_delays_s, config.poll_interval_s
+        )
+        self.position = position.aligned(config.reread_delays_s)
+        self.live_read_at: datetime | None = None
+        longest_s = max(config.reread_delays_s, default=0.0)
+        self._density = StampDensity(self.position.live, horizon_s=longest_s + 60)
+        self._expected_fetch_s = 0.0
+        self._replay_logged = False
+        self._unfinished: dict[tuple[datetime, tuple[float, ...]], _Unfinished] = {}
 
     @staticmethod
-    async def resume_position(store: CheckpointStore, feed_start: datetime) -> FeedPosition:
+    async def resume_position(
+        store: CheckpointStore, feed_start: datetime, reread_delays_s: Sequence[float]
+    ) -> FeedPosition:
         """The committed position, or a fresh one starting at ``feed_start``."""
-        return await store.load_position() or initial_position(feed_start)
+        committed = await store.load_position()
+        if committed is None:
+            return FeedPosition.starting(feed_start, reread_delays_s)
+        return committed.aligned(reread_delays_s)
 
-    async def sweep_until_caught_up(self) -> None:
-        """One live sweep to ``now - settle``, then the trailing re-read (if lookback is on) once
-        its window spans ``trailing_interval_s``: an idle feed makes one request per poll, not
-        two."""
+    async def run_tick(self, *, budget_s: float | None = None) -> None:
+        """The live read to now, then due re-reads while a page is still expected to finish
+        within ``budget_s`` of the tick's start (``None``: all of them)."""
         now = self._clock()
-        await self._sweep(
-            SweepKind.LIVE, live_window(self.position, now, self._config.settle_delay_s)
+        deadline = None if budget_s is None else now + timedelta(seconds=budget_s)
+        await self._read(live_read(self.position), LIVE, deadline=None, resume=None)
+        plan = plan_rereads(
+            self.position,
+            self._passes,
+            now=now,
+            poll_interval_s=self._config.poll_interval_s,
+            density=self._density,
+            page_size=self._config.page_size,
         )
-        if self._config.lookback_s > 0 and not self._stopping.is_set():
-            window = trailing_window(
-                self.position, now, self._config.lookback_s, self._config.settle_delay_s
+        self.position = self.position.with_rereads(plan.skipped)
+        deferred: list[str] = []
+        unfinished: dict[tuple[datetime, tuple[float, ...]], _Unfinished] = {}
+        for read in plan.reads:
+            if self._stopping.is_set():
+                break
+            key = (read.start, read.passes)
+            # A merged read is named after its shortest pass (the one it serves soonest).
+            left = await self._read(
+                read,
+                reread_name(min(read.passes)),
+                deadline=deadline,
+                resume=self._unfinished.get(key),
             )
-            if (window.end - window.start).total_seconds() >= self._config.trailing_interval_s:
-                await self._sweep(SweepKind.TRAILING, window)
+            if left is not None:
+                unfinished[key] = left
+                deferred.extend(reread_name(delay) for delay in read.passes)
+        self._unfinished = unfinished
+        self._density.forget_before(now)
+        self._observer.tick_finished(self._report(now, plan.skipped_s, deferred))
 
     async def backfill(self, end: datetime) -> None:
-        """Sweep from the position's ``live`` edge to ``end`` once (no trailing re-read)."""
-        await self._sweep(SweepKind.BACKFILL, SweepWindow(self.position.live, end))
+        """Read from the position's ``live`` cursor to ``end`` once (no re-reads)."""
+        if end > self.position.live:
+            await self._read(
+                Read(self.position.live, end, ()), BACKFILL, deadline=None, resume=None
+            )
 
-    async def _sweep(self, kind: SweepKind, window: SweepWindow) -> None:
-        if window.is_empty:
-            return
-        after: str | None = None
+    def _report(
+        self, now: datetime, skipped_s: Mapping[float, float], deferred: list[str]
+    ) -> PassReport:
+        behind = {}
+        for reread in self._passes:
+            due = min(now - timedelta(seconds=reread.delay_s), self.position.live)
+            lag_s = (due - self.position.reread(reread.delay_s)).total_seconds()
+            behind[reread.name] = max(0.0, lag_s)
+        return PassReport(
+            position=self.position,
+            now=now,
+            live_read_at=self.live_read_at,
+            behind_s=behind,
+            skipped_s={reread_name(delay): s for delay, s in skipped_s.items()},
+            deferred=tuple(deferred),
+        )
+
+    def _time_left(self, deadline: datetime | None) -> bool:
+        if deadline is None:
+            return True
+        return self._clock() + timedelta(seconds=self._expected_fetch_s) <= deadline
+
+    async def _read(
+        self, read: Read, sweep: str, *, deadline: datetime | None, resume: _Unfinished | None
+    ) -> _Unfinished | None:
+        """Walk ``read`` page by page (from where ``resume`` left it); what is left of it if
+        the deadline or a stop cut it short, else ``None``."""
+        read_at = self._clock() if resume is None else resume.read_at
+        after = None if resume is None else resume.after
         previous_updated_at: datetime | None = None
-        while not self._stopping.is_set():
-            query = PageQuery(window.start, window.end, self._config.page_size, after)
+        while not self._stopping.is_set() and self._time_left(deadline):
+            query = PageQuery(read.start, read.end, self._config.page_size, after)
+            asked_at = self._clock()
             page = await self._source.fetch_page(query)
+            fetched_at = self._clock()
+            fetch_s = (fetched_at - asked_at).total_seconds()
+            self._expected_fetch_s += _FETCH_SMOOTHING * (fetch_s - self._expected_fetch_s)
             if page.next_after is not None and page.next_after == after:
                 raise ApiUnavailableError(
                     f"the API returned the cursor it was given ({after!r}); refusing to loop"
                 )
-            plan = await self._write_page(kind, window, page, previous_updated_at)
+            plan = await self._write_page(sweep, read, page, previous_updated_at, read_at)
             if page.next_after is None:
-                await self._commit_position(self._moved(kind, window.end))
-                self._observer.sweep_finished(kind, self.position, self._clock())
-                return
+                if read.is_live:
+                    self.live_read_at = read_at
+                self._observer.read_finished(sweep, read_at, self._clock())
+                return None
             after = page.next_after
             previous_updated_at = plan.last_updated_at
+        return _Unfinished(after, read_at)
 
     async def _write_page(
         self,
-        kind: SweepKind,
-        window: SweepWindow,
+        sweep: str,
+        read: Read,
         page: RawPage,
         previous_updated_at: datetime | None,
+        read_at: datetime,
     ) -> PagePlan:
         parsed = parse_page(page.records)
         known = await self._store.load_states(parsed.session_ids)
@@ -148,16 +259,10 @@ class Sweeper:
             parsed,
             known,
             feed_start=self.position.feed_start,
-            late_before=self.position.live if kind is SweepKind.TRAILING else window.start,
             now=now,
             previous_updated_at=previous_updated_at,
         )
-        if plan.order_violations:
-            logger.warning(
-                "the API returned %d records out of updatedAt order in one %s page",
-                plan.order_violations,
-                kind.value,
-            )
+        self._note_surprises(sweep, plan)
         records = bound_sizes(
             page_records(
                 plan, source=self._config.event_source, topics=self._config.topics, received_at=now
@@ -168,12 +273,20 @@ class Sweeper:
         )
         await self._sink.publish(records)
         acked_at = self._clock()
-        position = self._position_after(kind, plan)
+        position = self._position_after(read, plan, complete=page.next_after is None, now=now)
+        position = advanced(
+            position,
+            self._passes,
+            start=read.start,
+            reached=read.end if page.next_after is None else plan.last_updated_at,
+            read_at=read_at,
+        )
         # The sink has acknowledged; finishing the commit must survive cancellation.
         await asyncio.shield(self._store.commit(plan.states.values(), position))
         self.position = position
+        self._density.add(snapshot.updated_at for snapshot in plan.fresh)
         self._observer.page_written(
-            kind,
+            sweep,
             plan,
             records,
             commit_s=(self._clock() - acked_at).total_seconds(),
@@ -181,17 +294,42 @@ class Sweeper:
         )
         return plan
 
-    def _position_after(self, kind: SweepKind, plan: PagePlan) -> FeedPosition:
+    def _position_after(
+        self, read: Read, plan: PagePlan, *, complete: bool, now: datetime
+    ) -> FeedPosition:
+        """The live cursor after a page of a live read or a backfill.
+
+        Within a read it moves to the newest record read (inclusive: ties at it are read again
+        if the read resumes after a crash). Once a live read is complete it moves 1 ms past
+        that record, so a tie of hundreds of sessions at the edge is not read again every tick;
+        a write with that same stamp that becomes visible later is a late write, which the
+        re-read passes catch. It never moves past ``now``: a record stamped ahead of our clock
+        is read again next tick rather than let the cursor jump over writes a slower clock
+        has yet to make.
+        """
+        position = self.position
+        if read.passes:
+            return position
+        if read.end is not None and complete:  # a backfill that read its whole window
+            return replace(position, live=max(position.live, read.end))
         if plan.max_updated_at is None:
-            return self.position
-        return self._moved(kind, plan.max_updated_at)
+            return position
+        reached = plan.max_updated_at + (_PAST_THE_EDGE if complete else timedelta(0))
+        ceiling = now if read.end is None else read.end
+        return replace(position, live=max(position.live, min(reached, ceiling)))
 
-    async def _commit_position(self, position: FeedPosition) -> None:
-        if position != self.position:
-            await asyncio.shield(self._store.commit((), position))
-            self.position = position
-
-    def _moved(self, kind: SweepKind, reached: datetime) -> FeedPosition:
-        if kind is not SweepKind.TRAILING:
-            return replace(self.position, live=max(self.position.live, reached))
-        return replace(self.position, trailing=max(self.position.trailing, reached))
+    def _note_surprises(self, sweep: str, plan: PagePlan) -> None:
+        if plan.order_violations:
+            logger.warning(
+                "the API returned %d records out of updatedAt order in one %s page",
+                plan.order_violations,
+                sweep,
+            )
+        if plan.replayed and not self._replay_logged:
+            self._replay_logged = True
+            logger.warning(
+                "the API served an older version of session %s again (a lagging replica or "
+                "cache?); replayed versions are ignored and counted in "
+                "feeder_records_replayed_total, and not logged again",
+                plan.replayed[0],
+            )

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import struct
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
+
 from feeder.checkpoint.protocol import StoreSize
-from feeder.core.state import FeedPosition, SessionState
+from feeder.core.state import FeedPosition, Moments, SessionState, version_fingerprint
 from feeder.core.timestamps import from_micros, to_micros
 from feeder.errors import ConfigError
 
@@ -23,33 +26,50 @@ _T = TypeVar("_T")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS session_state (
     session_id      TEXT PRIMARY KEY,
-    updated_at_us   INTEGER NOT NULL,
-    entered_at_us   INTEGER,
+    updated_at_us   INTEGER NOT NULL,  -- the greatest updatedAt applied
+    entered_at_us   INTEGER,           -- moments as the version applied last showed them
     exited_at_us    INTEGER,
     scanned_at_us   INTEGER,
     suspected_fraud INTEGER NOT NULL,
     status          TEXT,
     expires_at_us   INTEGER,
-    prune_at_us     INTEGER NOT NULL  -- expires_at_us, or updated_at_us when expiresAt is null
+    prune_at_us     INTEGER NOT NULL   -- expires_at_us, or updated_at_us when expiresAt is null
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS session_state_prune ON session_state (prune_at_us);
 CREATE TABLE IF NOT EXISTS feed_position (
     singleton     INTEGER PRIMARY KEY CHECK (singleton = 1),
     feed_start_us INTEGER NOT NULL,
     live_us       INTEGER NOT NULL,
-    trailing_us   INTEGER NOT NULL
+    trailing_us   INTEGER NOT NULL     -- the oldest re-read cursor
 );
+CREATE TABLE IF NOT EXISTS reread_position (
+    delay_ms  INTEGER PRIMARY KEY,
+    cursor_us INTEGER NOT NULL
+) WITHOUT ROWID;
 """
+# Added after the first release: ALTER TABLE adds them to older checkpoints, whose rows read
+# back as if their last version were the only one (its fingerprint is derived from its fields).
+_ADDED_COLUMNS = (
+    ("entered_latest_us", "INTEGER"),  # the greatest value each moment ever had
+    ("exited_latest_us", "INTEGER"),
+    ("scanned_latest_us", "INTEGER"),
+    ("fingerprints", "BLOB"),  # the last versions applied, newest first, 8 bytes each
+    ("toggle_counts", "TEXT"),  # JSON: publications per fraud flag / status value
+)
 _COLUMNS = (
     "session_id, updated_at_us, entered_at_us, exited_at_us, scanned_at_us, suspected_fraud, "
-    "status, expires_at_us"
+    "status, expires_at_us, entered_latest_us, exited_latest_us, scanned_latest_us, "
+    "fingerprints, toggle_counts"
 )
 _UPSERT = (
     f"INSERT OR REPLACE INTO session_state ({_COLUMNS}, prune_at_us) "  # noqa: S608 - constants only
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # SQLite's default limit on host parameters is 32766; pages hold at most 200 ids anyway.
 _IDS_PER_QUERY = 500
+# A checkpoint written before re-read passes existed has one trailing cursor; as a pass longer
+# than any, every pass of the settings starts from it (FeedPosition.aligned).
+_BEFORE_REREAD_PASSES_DELAY_S = float("inf")
 
 
 def _micros(moment: datetime | None) -> int | None:
@@ -63,31 +83,58 @@ def _moment(micros: int | None) -> datetime | None:
 def _row(state: SessionState) -> tuple[object, ...]:
     updated_us = to_micros(state.updated_at)
     expires_us = _micros(state.expires_at)
+    current, latest = state.current, state.latest
     return (
         state.session_id,
         updated_us,
-        _micros(state.customer_last_entered_at),
-        _micros(state.customer_last_exited_at),
-        _micros(state.code_last_scanned_at),
+        _micros(current.entered_at),
+        _micros(current.exited_at),
+        _micros(current.scanned_at),
         int(state.suspected_fraud),
         state.status,
         expires_us,
+        _micros(latest.entered_at),
+        _micros(latest.exited_at),
+        _micros(latest.scanned_at),
+        struct.pack(f">{len(state.fingerprints)}q", *state.fingerprints),
+        orjson.dumps(dict(state.toggle_counts)).decode() if state.toggle_counts else None,
         updated_us if expires_us is None else expires_us,
     )
 
 
 def _state(row: Any) -> SessionState:  # an sqlite3 row
-    sid, updated, entered, exited, scanned, fraud, status, expires = row
+    (sid, updated, entered, exited, scanned, fraud, status, expires) = row[:8]
+    (entered_latest, exited_latest, scanned_latest, prints, toggles) = row[8:]
+    current = Moments(_moment(entered), _moment(exited), _moment(scanned))
+    latest = Moments(
+        _moment(entered_latest) or current.entered_at,
+        _moment(exited_latest) or current.exited_at,
+        _moment(scanned_latest) or current.scanned_at,
+    )
+    status_text = None if status is None else str(status)
+    updated_at = from_micros(updated)
+    if prints:
+        fingerprints = struct.unpack(f">{len(prints) // 8}q", prints)
+    else:
+        fingerprints = (version_fingerprint(updated_at, current, bool(fraud), status_text),)
     return SessionState(
         session_id=str(sid),
-        updated_at=from_micros(updated),
-        customer_last_entered_at=_moment(entered),
-        customer_last_exited_at=_moment(exited),
-        code_last_scanned_at=_moment(scanned),
+        updated_at=updated_at,
+        current=current,
+        latest=latest,
         suspected_fraud=bool(fraud),
-        status=None if status is None else str(status),
+        status=status_text,
         expires_at=_moment(expires),
+        fingerprints=tuple(fingerprints),
+        toggle_counts=tuple(sorted(orjson.loads(toggles).items())) if toggles else (),
     )
+
+
+def _migrate(connection: sqlite3.Connection) -> None:
+    present = {row[1] for row in connection.execute("PRAGMA table_info(session_state)")}
+    for name, kind in _ADDED_COLUMNS:
+        if name not in present:
+            connection.execute(f"ALTER TABLE session_state ADD COLUMN {name} {kind}")
 
 
 class SqliteCheckpointStore:
@@ -111,6 +158,7 @@ class SqliteCheckpointStore:
                 # commits, which only re-sends events with the same ids.
                 connection.execute("PRAGMA synchronous=NORMAL")
                 connection.executescript(_SCHEMA)
+                _migrate(connection)
             except (OSError, sqlite3.Error) as exc:
                 raise ConfigError(
                     f"cannot open the checkpoint store at {path}: {exc}; check "
@@ -140,7 +188,16 @@ class SqliteCheckpointStore:
             ).fetchone()
             if row is None:
                 return None
-            return FeedPosition(*(from_micros(value) for value in row))
+            feed_start, live, trailing = (from_micros(value) for value in row)
+            cursors = tuple(
+                (delay_ms / 1000, from_micros(cursor_us))
+                for delay_ms, cursor_us in connection.execute(
+                    "SELECT delay_ms, cursor_us FROM reread_position ORDER BY delay_ms"
+                )
+            )
+            return FeedPosition(
+                feed_start, live, cursors or ((_BEFORE_REREAD_PASSES_DELAY_S, trailing),)
+            )
 
         return await self._run(read)
 
@@ -168,8 +225,11 @@ class SqliteCheckpointStore:
         position_row = (
             to_micros(position.feed_start),
             to_micros(position.live),
-            to_micros(position.trailing),
+            to_micros(position.oldest),
         )
+        cursor_rows = [
+            (round(delay_s * 1000), to_micros(cursor)) for delay_s, cursor in position.rereads
+        ]
 
         def write(connection: sqlite3.Connection) -> None:
             with connection:
@@ -178,6 +238,8 @@ class SqliteCheckpointStore:
                 connection.execute(
                     "INSERT OR REPLACE INTO feed_position VALUES (1, ?, ?, ?)", position_row
                 )
+                connection.execute("DELETE FROM reread_position")
+                connection.executemany("INSERT INTO reread_position VALUES (?, ?)", cursor_rows)
 
         await self._run(write)
 

@@ -7,7 +7,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -15,12 +15,11 @@ from feeder.app import run_backfill
 from feeder.commands.settings_loading import load_or_explain
 from feeder.core.page_plan import PagePlan
 from feeder.core.records import OutgoingRecord
-from feeder.core.state import FeedPosition
 from feeder.core.timestamps import format_timestamp, parse_timestamp
 from feeder.errors import FeederError
 from feeder.observability.logs import configure_logging
 from feeder.source.timing import utc_now
-from feeder.sweeper import SweepKind
+from feeder.sweeper import PassReport
 
 
 def _timestamp(text: str) -> datetime:
@@ -43,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         dest="end",
         type=_timestamp,
         default=None,
-        help="window end (ISO-8601; default: now minus the settle delay)",
+        help="window end (ISO-8601; default: now)",
     )
     parser.add_argument(
         "--state",
@@ -65,23 +64,26 @@ class BackfillProgress:
 
     def page_written(
         self,
-        kind: SweepKind,
+        sweep: str,
         plan: PagePlan,
         records: Sequence[OutgoingRecord],
         *,
         commit_s: float,
         acked_at: datetime,
     ) -> None:
-        self.records += len(plan.fresh) + plan.duplicates + plan.stale + len(plan.dead_letters)
+        self.records += plan.records_read
         self.events += len(plan.events)
         self.dead_letters += len(plan.dead_letters)
         if self._draw and plan.max_updated_at is not None:
             self._line(plan.max_updated_at)
 
-    def sweep_finished(self, kind: SweepKind, position: FeedPosition, now: datetime) -> None:
+    def read_finished(self, sweep: str, started_at: datetime, now: datetime) -> None:
         if self._draw:
             self._line(self._end)
             self._stream.write("\n")
+
+    def tick_finished(self, report: PassReport) -> None:
+        """A backfill has no ticks."""
 
     def _line(self, reached: datetime) -> None:
         span = (self._end - self._start).total_seconds() or 1.0
@@ -99,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     configure_logging(settings.observability.log_format, settings.observability.log_level)
-    end = args.end or utc_now() - timedelta(seconds=settings.sweep.settle_delay_s)
+    end = args.end or utc_now()
     if end <= args.start:
         print("error: --to must be after --from", file=sys.stderr)
         return 2

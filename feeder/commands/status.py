@@ -70,10 +70,12 @@ def checkpoint_document(status: CheckpointStatus, now: datetime) -> dict[str, An
         "bytes_on_disk": status.bytes_on_disk,
         "committed": status.live is not None,
         "feed_start": _moment(status.feed_start),
-        "live_watermark": _moment(status.live),
+        "live_cursor": _moment(status.live),
         "live_lag_s": _age_s(status.live, now),
-        "trailing_watermark": _moment(status.trailing),
-        "trailing_lag_s": _age_s(status.trailing, now),
+        "reread_cursors": {
+            name: {"cursor": _moment(cursor), "lag_s": _age_s(cursor, now)}
+            for name, cursor in status.rereads.items()
+        },
         "tracked_sessions": status.tracked_sessions,
         "flagged_sessions": status.flagged_sessions,
         "newest_updated_at": _moment(status.newest_updated_at),
@@ -84,7 +86,10 @@ def metrics_document(status: MetricsStatus, now: datetime) -> dict[str, Any]:
     def stamp(seconds: float) -> str:
         return format_timestamp(datetime.fromtimestamp(seconds, UTC))
 
-    sweeps = sorted(set(status.watermark_s) | set(status.lag_s) | set(status.last_sweep_s))
+    sweeps = sorted(
+        set(status.watermark_s) | set(status.lag_s) | set(status.last_sweep_s),
+        key=_pass_order,
+    )
     return {
         "url": status.url,
         "version": status.version,
@@ -104,6 +109,8 @@ def metrics_document(status: MetricsStatus, now: datetime) -> dict[str, Any]:
                 )
                 if sweep in status.last_sweep_s
                 else None,
+                "behind_schedule_s": status.behind_s.get(sweep),
+                "deferred_reads": status.deferred.get(sweep),
             }
             for sweep in sweeps
         },
@@ -114,6 +121,18 @@ def metrics_document(status: MetricsStatus, now: datetime) -> dict[str, Any]:
         "publish_errors": status.publish_errors,
         "sweep_failures": status.sweep_failures,
     }
+
+
+def _pass_order(sweep: str) -> tuple[float, str]:
+    """live first, then re-read passes by delay, then anything else."""
+    if sweep == "live":
+        return (-1.0, sweep)
+    if sweep.startswith("reread_") and sweep.endswith("s"):
+        try:
+            return (float(sweep[len("reread_") : -1]), sweep)
+        except ValueError:
+            pass
+    return (float("inf"), sweep)
 
 
 def _duration(seconds: float | None) -> str:
@@ -136,10 +155,12 @@ def render_text(document: dict[str, Any]) -> str:
         else:
             lines += [
                 f"  feed start          {checkpoint['feed_start']}",
-                f"  live watermark      {checkpoint['live_watermark']}  "
+                f"  live cursor         {checkpoint['live_cursor']}  "
                 f"(lag {_duration(checkpoint['live_lag_s'])})",
-                f"  trailing watermark  {checkpoint['trailing_watermark']}  "
-                f"(lag {_duration(checkpoint['trailing_lag_s'])})",
+            ]
+            lines += [
+                f"  {name + ' cursor':<19} {numbers['cursor']}  (lag {_duration(numbers['lag_s'])})"
+                for name, numbers in checkpoint["reread_cursors"].items()
             ]
         lines += [
             f"  tracked sessions    {checkpoint['tracked_sessions']} "
@@ -154,10 +175,17 @@ def render_text(document: dict[str, Any]) -> str:
             f" - {metrics['ready_reason']}"
         )
         for sweep, numbers in metrics["sweeps"].items():
+            behind = numbers["behind_schedule_s"]
+            budget = (
+                ""
+                if not behind
+                else f"  BEHIND SCHEDULE {_duration(behind)} "
+                f"({int(numbers['deferred_reads'] or 0)} reads deferred: request budget short)"
+            )
             lines.append(
-                f"  {sweep:<9} watermark {numbers['watermark'] or '-'}  "
+                f"  {sweep:<12} watermark {numbers['watermark'] or '-'}  "
                 f"lag {_duration(numbers['lag_s'])}  "
-                f"last sweep {_duration(numbers['last_successful_sweep_age_s'])} ago"
+                f"last read {_duration(numbers['last_successful_sweep_age_s'])} ago{budget}"
             )
         tracked = metrics["tracked_sessions"]
         lines.append(f"  tracked sessions {'-' if tracked is None else int(tracked)}")

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from feeder.core.passes import reread_name
 from feeder.core.timestamps import from_micros
 from feeder.errors import ConfigError
 
@@ -26,7 +27,7 @@ class CheckpointStatus:
     bytes_on_disk: int
     feed_start: datetime | None  # None: the feed never committed a page
     live: datetime | None
-    trailing: datetime | None
+    rereads: dict[str, datetime]  # re-read pass name -> cursor
     tracked_sessions: int
     flagged_sessions: int
     newest_updated_at: datetime | None
@@ -48,6 +49,7 @@ def read_checkpoint(path: Path) -> CheckpointStatus:
             position = connection.execute(
                 "SELECT feed_start_us, live_us, trailing_us FROM feed_position"
             ).fetchone()
+            rereads = _reread_cursors(connection, position)
             tracked, flagged, newest = connection.execute(
                 "SELECT count(*), coalesce(sum(suspected_fraud), 0), max(updated_at_us) "
                 "FROM session_state"
@@ -56,7 +58,7 @@ def read_checkpoint(path: Path) -> CheckpointStatus:
             connection.close()
     except sqlite3.Error as exc:
         raise ConfigError(f"cannot read the checkpoint at {path}: {exc}") from exc
-    start, live, trailing = (None, None, None) if position is None else position
+    start, live, _ = (None, None, None) if position is None else position
     size = sum(
         candidate.stat().st_size
         for candidate in (path, _side_file(path, "-wal"))
@@ -67,11 +69,27 @@ def read_checkpoint(path: Path) -> CheckpointStatus:
         bytes_on_disk=size,
         feed_start=None if start is None else from_micros(start),
         live=None if live is None else from_micros(live),
-        trailing=None if trailing is None else from_micros(trailing),
+        rereads=rereads,
         tracked_sessions=int(tracked),
         flagged_sessions=int(flagged),
         newest_updated_at=None if newest is None else from_micros(newest),
     )
+
+
+def _reread_cursors(
+    connection: sqlite3.Connection, position: tuple[int, int, int] | None
+) -> dict[str, datetime]:
+    """Each re-read pass's cursor; a checkpoint from before re-read passes has one trailing
+    cursor, shown as ``trailing``."""
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    if "reread_position" in tables:
+        rows = connection.execute("SELECT delay_ms, cursor_us FROM reread_position").fetchall()
+        if rows:
+            return {
+                reread_name(delay_ms / 1000): from_micros(cursor_us)
+                for delay_ms, cursor_us in sorted(rows)
+            }
+    return {} if position is None else {"trailing": from_micros(position[2])}
 
 
 @dataclass(slots=True)
@@ -83,6 +101,8 @@ class MetricsStatus:
     watermark_s: dict[str, float] = field(default_factory=dict)  # by sweep
     lag_s: dict[str, float] = field(default_factory=dict)
     last_sweep_s: dict[str, float] = field(default_factory=dict)
+    behind_s: dict[str, float] = field(default_factory=dict)
+    deferred: dict[str, float] = field(default_factory=dict)
     tracked_sessions: float | None = None
     events_by_type: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     requests_by_outcome: dict[str, float] = field(default_factory=lambda: defaultdict(float))
@@ -95,6 +115,8 @@ _BY_SWEEP = {
     "feeder_watermark_timestamp_seconds": "watermark_s",
     "feeder_watermark_lag_seconds": "lag_s",
     "feeder_last_successful_sweep_timestamp_seconds": "last_sweep_s",
+    "feeder_reread_behind_seconds": "behind_s",
+    "feeder_reread_deferred_total": "deferred",
 }
 _SUMMED = {
     "feeder_dead_letters_total": "dead_letters",

@@ -1,6 +1,22 @@
-"""Changes between the last known state of a session and a newer snapshot of it.
+"""Changes between what the feed applied of a session and a version of it never seen before.
 
-A poller only sees state at poll time: two entries between two polls show as one change.
+A poller only sees state at poll time: two entries between two polls show as one change, and a
+flag set and cleared between two polls is never seen.
+
+The rules (DESIGN §3):
+
+- A version is new by content (its fingerprint), not by a larger ``updatedAt``. The version
+  applied last read again is a *duplicate*; an older version applied before and served again (a
+  lagging replica or cache) is a *replay* and changes nothing.
+- Moment fields (``customerLastEnteredAt``, ``customerLastExitedAt``,
+  ``codeLastSuccesfullyScannedAt``) carry their own time: a new version's non-null value is a
+  change unless it equals the value the last applied version showed or the latest value ever
+  applied (facts merge by maximum, so a replay can never take one away, and a value that moved
+  *backwards* in a new version — a writer with a slow clock — is still published).
+- ``suspectedFraud`` and ``status`` have no timestamp: they follow the version applied last, and
+  a change is stamped with that version's ``updatedAt``. Blind spot: a replay of a version the
+  feed never saw (or saw more than ``FINGERPRINT_HISTORY`` versions ago) looks new, so it flips
+  them back and forth once.
 """
 
 from __future__ import annotations
@@ -32,9 +48,9 @@ class Change:
     """One transition of one field; ``time`` is when it happened, by the API's own clock.
 
     ``suspectedFraud`` and ``status`` have no timestamp of their own: their ``time`` is the
-    ``updatedAt`` of the first snapshot that showed the new value, and ``since`` is the
-    ``updatedAt`` of the state they changed from (``None`` at first sight), which — unlike
-    ``time`` — does not depend on when the poller looked.
+    ``updatedAt`` of the first version that showed the new value, and ``occurrence`` says how
+    many times the field has now taken that value (1 for the first), which — unlike ``time`` —
+    a live feed and a backfill that sees the session for the first time derive alike.
     """
 
     type: EventType
@@ -42,36 +58,46 @@ class Change:
     old: FieldValue
     new: FieldValue
     time: datetime
-    since: datetime | None = None
+    occurrence: int = 0
+
+
+def toggle_key(field: str, value: FieldValue) -> str:
+    """What counts publications of ``field`` taking ``value`` (``SessionState.toggle_counts``)."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    else:
+        text = "null" if value is None else str(value)
+    return f"{field}={text}"
 
 
 class Verdict(StrEnum):
-    """What to do with a snapshot given the last known state."""
+    """What a version is, given what the feed applied of its session."""
 
     NEW = "new"
-    DUPLICATE = "duplicate"  # same (id, updatedAt) already seen
-    STALE = "stale"  # older than what is known: re-delivered out of order
+    DUPLICATE = "duplicate"  # the version applied last, read again
+    REPLAYED = "replayed"  # an older version applied before, served again
 
 
-def classify(known: SessionState | None, snapshot: SessionSnapshot) -> Verdict:
-    """Dedupe by ``(id, updatedAt)`` against the last known state.
-
-    Two writes to one session within the same millisecond carry the same ``updatedAt``; when the
-    second becomes visible later (a late commit), its diffed fields differ from the known ones,
-    and it is NEW, not a duplicate.
-    """
-    if known is None or snapshot.updated_at > known.updated_at:
+def classify(known: SessionState | None, version: int) -> Verdict:
+    """``version`` is the snapshot's ``fingerprint``."""
+    if known is None:
         return Verdict.NEW
-    if snapshot.updated_at == known.updated_at:
-        return Verdict.DUPLICATE if SessionState.of(snapshot) == known else Verdict.NEW
-    return Verdict.STALE
+    if known.fingerprints and version == known.fingerprints[0]:
+        return Verdict.DUPLICATE
+    return Verdict.REPLAYED if version in known.fingerprints else Verdict.NEW
 
 
 _MOMENT_FIELDS = (
-    (EventType.ENTERED, "customerLastEnteredAt", "customer_last_entered_at"),
-    (EventType.EXITED, "customerLastExitedAt", "customer_last_exited_at"),
-    (EventType.CODE_SCANNED, "codeLastSuccesfullyScannedAt", "code_last_scanned_at"),
+    (EventType.ENTERED, "customerLastEnteredAt", "entered_at"),
+    (EventType.EXITED, "customerLastExitedAt", "exited_at"),
+    (EventType.CODE_SCANNED, "codeLastSuccesfullyScannedAt", "scanned_at"),
 )
+_SNAPSHOT_MOMENTS = {
+    "entered_at": "customer_last_entered_at",
+    "exited_at": "customer_last_exited_at",
+    "scanned_at": "code_last_scanned_at",
+}
+INITIAL_STATUS = "active"  # the only status the API documents; sessions start in it
 
 
 def _moment_changes(
@@ -79,40 +105,83 @@ def _moment_changes(
 ) -> list[Change]:
     changes = []
     for event_type, api_field, attribute in _MOMENT_FIELDS:
-        new: datetime | None = getattr(snapshot, attribute)
+        new: datetime | None = getattr(snapshot, _SNAPSHOT_MOMENTS[attribute])
         if new is None:
             continue
-        old: datetime | None = None if known is None else getattr(known, attribute)
-        moved = new >= feed_start if known is None else old is None or new > old
-        if moved:
-            changes.append(Change(event_type, api_field, old, new, new))
+        if known is None:
+            if new >= feed_start:
+                changes.append(Change(event_type, api_field, None, new, new))
+            continue
+        current: datetime | None = getattr(known.current, attribute)
+        latest: datetime | None = getattr(known.latest, attribute)
+        if new not in (current, latest):
+            changes.append(Change(event_type, api_field, current, new, new))
     return changes
 
 
-INITIAL_STATUS = "active"  # the only status the API documents; sessions start in it
+def _toggle(
+    known: SessionState | None,
+    *,
+    event_type: EventType,
+    field: str,
+    old: FieldValue,
+    new: FieldValue,
+    time: datetime,
+) -> Change:
+    occurrence = (0 if known is None else known.published(toggle_key(field, new))) + 1
+    return Change(event_type, field, None if known is None else old, new, time, occurrence)
 
 
-def _status_changed(
-    known: SessionState | None, snapshot: SessionSnapshot, feed_start: datetime
-) -> bool:
-    if known is not None:
-        return snapshot.status != known.status
-    # First sight: a session created since the feed start that has left its initial status
-    # changed status since the feed start too, even if no poll saw the steps in between.
-    created_at = snapshot.created_at or snapshot.updated_at
-    return created_at >= feed_start and snapshot.status not in (None, INITIAL_STATUS)
-
-
-def diff_session(
+def _toggle_changes(
     known: SessionState | None, snapshot: SessionSnapshot, feed_start: datetime
 ) -> list[Change]:
-    """Return the changes a NEW snapshot makes, in a stable order.
+    changes = []
+    time = snapshot.updated_at
+    old_fraud = False if known is None else known.suspected_fraud
+    if snapshot.suspected_fraud != old_fraud:
+        # First sight: a flag that is up counts whenever the session was created; alerting
+        # must not miss it.
+        changes.append(
+            _toggle(
+                known,
+                event_type=EventType.SUSPECTED_FRAUD_CHANGED,
+                field="suspectedFraud",
+                old=old_fraud,
+                new=snapshot.suspected_fraud,
+                time=time,
+            )
+        )
+    if known is not None:
+        status_moved = snapshot.status != known.status
+    else:
+        # A session created since the feed start that has left its initial status changed
+        # status since the feed start too, even if no poll saw the steps in between.
+        created_at = snapshot.created_at or snapshot.updated_at
+        status_moved = created_at >= feed_start and snapshot.status not in (None, INITIAL_STATUS)
+    if status_moved:
+        old_status = INITIAL_STATUS if known is None else known.status
+        changes.append(
+            _toggle(
+                known,
+                event_type=EventType.STATUS_CHANGED,
+                field="status",
+                old=old_status,
+                new=snapshot.status,
+                time=time,
+            )
+        )
+    return changes
 
-    First sight (``known is None``): a transition counts only if its own timestamp is at or after
-    ``feed_start``, except ``suspectedFraud: true``, which always counts (alerting must not miss
-    a flag); a status other than ``active`` counts if the session was created since
-    ``feed_start``. Known sessions: a moment field counts when it moved to a newer non-null value;
-    ``suspectedFraud`` and ``status`` when they differ.
+
+def apply_version(
+    known: SessionState | None, snapshot: SessionSnapshot, version: int, feed_start: datetime
+) -> tuple[list[Change], SessionState]:
+    """The changes a NEW version makes, in a stable order, and the state after it.
+
+    ``version`` is ``fingerprint(snapshot)``. First sight (``known is None``): a transition
+    counts only if its own timestamp is at or after ``feed_start``, except ``suspectedFraud:
+    true``, which always counts; a status other than ``active`` counts if the session was
+    created since ``feed_start``.
     """
     changes: list[Change] = []
     if known is None:
@@ -120,27 +189,8 @@ def diff_session(
         if created_at >= feed_start:
             changes.append(Change(EventType.CREATED, "createdAt", None, created_at, created_at))
     changes.extend(_moment_changes(known, snapshot, feed_start))
-    old_fraud = False if known is None else known.suspected_fraud
-    if snapshot.suspected_fraud != old_fraud:
-        changes.append(
-            Change(
-                EventType.SUSPECTED_FRAUD_CHANGED,
-                "suspectedFraud",
-                None if known is None else old_fraud,
-                snapshot.suspected_fraud,
-                snapshot.updated_at,
-                None if known is None else known.updated_at,
-            )
-        )
-    if _status_changed(known, snapshot, feed_start):
-        changes.append(
-            Change(
-                EventType.STATUS_CHANGED,
-                "status",
-                None if known is None else known.status,
-                snapshot.status,
-                snapshot.updated_at,
-                None if known is None else known.updated_at,
-            )
-        )
-    return changes
+    changes.extend(_toggle_changes(known, snapshot, feed_start))
+    toggles = [toggle_key(change.field, change.new) for change in changes if change.occurrence]
+    if known is None:
+        return changes, SessionState.first(snapshot, version, toggles)
+    return changes, known.applied(snapshot, version, toggles)

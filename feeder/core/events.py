@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from feeder.core.diff import Change, EventType, FieldValue
+from feeder.core.diff import Change, EventType, FieldValue, toggle_key
 from feeder.core.snapshot import SessionSnapshot
 from feeder.core.timestamps import format_timestamp
 
@@ -35,13 +35,15 @@ def event_id(session_id: str, change: Change) -> str:
     """UUIDv5 over the session, the type and what identifies the transition.
 
     Moments (created, entered, exited, code scanned) are identified by their own timestamp;
-    ``suspectedFraud`` and ``status`` by the state they changed from and the new value, which
-    stay the same however late the poller looks. So a transition always gets the same id, and
-    an event re-sent after a crash can be deduplicated by consumers.
+    ``suspectedFraud`` and ``status`` by the new value and how many times the field has taken
+    it (``change.occurrence``: the flag's first rise is ``suspectedFraud=true #1``). Neither
+    depends on when the poller looked, nor on what it knew before: a live feed, a re-read pass
+    and a backfill that sees the session for the first time give the same transition the same
+    id (for a toggle: as long as none of them missed an earlier change of it), so an event
+    re-sent after a crash or replayed by a backfill can be deduplicated by consumers.
     """
     if change.type in _TOGGLES:
-        since = "first-sight" if change.since is None else format_timestamp(change.since)
-        transition = f"since {since} to {_json_value(change.new)}"
+        transition = f"{toggle_key(change.field, change.new)} #{change.occurrence}"
     else:
         transition = format_timestamp(change.time)
     identity = "\x1f".join((session_id, change.type.value, transition))
@@ -67,16 +69,6 @@ def uuid5_text(name: str) -> str:
 
 
 _TOGGLES = frozenset({EventType.SUSPECTED_FRAUD_CHANGED, EventType.STATUS_CHANGED})
-
-
-def _json_value(value: FieldValue) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return format_timestamp(value)
-    return value
 
 
 def _wire_value(value: FieldValue) -> str | bool | None:

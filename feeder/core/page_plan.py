@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from feeder.core.diff import Verdict, classify, diff_session
+from feeder.core.diff import Verdict, apply_version, classify
 from feeder.core.events import ChangeEvent, change_events
 from feeder.core.snapshot import SessionSnapshot, parse_session
-from feeder.core.state import SessionState
+from feeder.core.state import SessionState, fingerprint
 from feeder.errors import MalformedRecordError
 
 
@@ -48,8 +48,11 @@ def parse_page(records: Sequence[object]) -> ParsedPage:
 class PagePlan:
     """What one page turns into.
 
-    ``fresh`` are the snapshots newer than anything known (they update the state topic and
-    ``states``); ``states`` holds the newest state per session to commit after delivery.
+    ``fresh`` are the versions never seen before (they update the state topic and ``states``);
+    ``states`` holds the state per session to commit after delivery. ``replayed`` names the
+    sessions one of whose older versions was served again; ``regressed`` counts new versions
+    whose ``updatedAt`` is older than one applied before; ``new_version_ages_s`` is, per fresh
+    version, how old its ``updatedAt`` was when it was first seen (its lateness).
     """
 
     events: tuple[ChangeEvent, ...]
@@ -57,11 +60,17 @@ class PagePlan:
     states: Mapping[str, SessionState]
     dead_letters: tuple[DeadLetter, ...]
     duplicates: int
-    stale: int
-    late_ages_s: tuple[float, ...]
+    replayed: tuple[str, ...]
+    regressed: int
+    new_version_ages_s: tuple[float, ...]
     order_violations: int
     last_updated_at: datetime | None
     max_updated_at: datetime | None
+
+    @property
+    def records_read(self) -> int:
+        """Every record the page held."""
+        return len(self.fresh) + self.duplicates + len(self.replayed) + len(self.dead_letters)
 
 
 def plan_page(
@@ -69,22 +78,21 @@ def plan_page(
     known: Mapping[str, SessionState],
     *,
     feed_start: datetime,
-    late_before: datetime,
     now: datetime,
     previous_updated_at: datetime | None,
 ) -> PagePlan:
     """Dedupe and diff a parsed page against the known states.
 
-    ``late_before``: a new snapshot older than this was missed by the live sweep; its age at
-    discovery (``now - updatedAt``) is reported. ``previous_updated_at`` is the last record of
-    the previous page of the same sweep, for the ascending-order check.
+    ``previous_updated_at`` is the last record of the previous page of the same read, for the
+    ascending-order check.
     """
     working = dict(known)
     updated: dict[str, SessionState] = {}
     events: list[ChangeEvent] = []
     fresh: list[SessionSnapshot] = []
-    late_ages_s: list[float] = []
-    duplicates = stale = order_violations = 0
+    ages_s: list[float] = []
+    replayed: list[str] = []
+    duplicates = regressed = order_violations = 0
     previous = previous_updated_at
     max_updated_at: datetime | None = None
     for snapshot in parsed.snapshots:
@@ -94,18 +102,20 @@ def plan_page(
         if max_updated_at is None or snapshot.updated_at > max_updated_at:
             max_updated_at = snapshot.updated_at
         state = working.get(snapshot.session_id)
-        verdict = classify(state, snapshot)
+        version = fingerprint(snapshot)
+        verdict = classify(state, version)
         if verdict is Verdict.DUPLICATE:
             duplicates += 1
             continue
-        if verdict is Verdict.STALE:
-            stale += 1
+        if verdict is Verdict.REPLAYED:
+            replayed.append(snapshot.session_id)
             continue
-        if snapshot.updated_at < late_before:
-            late_ages_s.append((now - snapshot.updated_at).total_seconds())
-        events.extend(change_events(snapshot, diff_session(state, snapshot, feed_start)))
+        if state is not None and snapshot.updated_at < state.updated_at:
+            regressed += 1
+        changes, new_state = apply_version(state, snapshot, version, feed_start)
+        events.extend(change_events(snapshot, changes))
         fresh.append(snapshot)
-        new_state = SessionState.of(snapshot)
+        ages_s.append((now - snapshot.updated_at).total_seconds())
         working[snapshot.session_id] = new_state
         updated[snapshot.session_id] = new_state
     return PagePlan(
@@ -114,8 +124,9 @@ def plan_page(
         states=updated,
         dead_letters=parsed.dead_letters,
         duplicates=duplicates,
-        stale=stale,
-        late_ages_s=tuple(late_ages_s),
+        replayed=tuple(replayed),
+        regressed=regressed,
+        new_version_ages_s=tuple(ages_s),
         order_violations=order_violations,
         last_updated_at=previous,
         max_updated_at=max_updated_at,

@@ -10,8 +10,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from feeder import __version__
 from feeder.checkpoint import StoreSize
 from feeder.core.page_plan import PagePlan
+from feeder.core.passes import reread_name
 from feeder.core.records import OutgoingRecord
-from feeder.core.state import FeedPosition
 from feeder.errors import RetriableError, SinkUnavailableError
 from feeder.source.observer import (
     AttemptOutcome,
@@ -20,11 +20,12 @@ from feeder.source.observer import (
     TokenSource,
 )
 from feeder.source.page import MalformedBodyProblem
-from feeder.sweeper import SweepKind
+from feeder.sweeper import BACKFILL, LIVE, PassReport
 
 _LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _FRESHNESS_BUCKETS_S = (0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 300, 900, 3600)
 _LATENESS_BUCKETS_S = (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+_GAP_BUCKETS_S = (0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 300)
 
 
 class FeederMetrics:
@@ -79,20 +80,27 @@ class FeederMetrics:
             ["sweep"],
             registry=registry,
         )
-        self.records_stale = Counter(
-            "feeder_records_stale",
-            "records skipped: older than the known state",
+        self.records_replayed = Counter(
+            "feeder_records_replayed",
+            "records skipped: an older version applied before, served again",
             ["sweep"],
+            registry=registry,
+        )
+        self.records_regressed = Counter(
+            "feeder_records_regressed",
+            "new versions whose updatedAt is older than one applied before (applied)",
             registry=registry,
         )
         self.records_late = Counter(
             "feeder_records_late",
-            "records the live sweep missed (visible late)",
+            "new versions the live pass missed (visible late), by the pass that found them",
+            ["sweep"],
             registry=registry,
         )
         self.record_lateness = Histogram(
             "feeder_record_lateness_seconds",
-            "age of a late record when it was found",
+            "first seen minus updatedAt of each new version, by the pass that found it",
+            ["sweep"],
             buckets=_LATENESS_BUCKETS_S,
             registry=registry,
         )
@@ -142,13 +150,46 @@ class FeederMetrics:
         )
         self.watermark = Gauge(
             "feeder_watermark_timestamp_seconds",
-            "feed position (Unix time)",
+            "live: when the last complete live read began; re-read passes: their cursor",
             ["sweep"],
             registry=registry,
         )
         self.watermark_lag = Gauge(
             "feeder_watermark_lag_seconds",
-            "now minus the feed position",
+            "now minus the watermark",
+            ["sweep"],
+            registry=registry,
+        )
+        self.read_duration = Histogram(
+            "feeder_read_duration_seconds",
+            "one complete read of a pass (live: the newest records; re-reads: their window)",
+            ["sweep"],
+            buckets=_LATENCY_BUCKETS_S,
+            registry=registry,
+        )
+        self.live_read_gap = Histogram(
+            "feeder_live_read_gap_seconds",
+            "from the start of one complete live read to the end of the next: the longest a "
+            "version could stay visible and unread (freshness is bounded by it)",
+            buckets=_GAP_BUCKETS_S,
+            registry=registry,
+        )
+        self.reread_behind = Gauge(
+            "feeder_reread_behind_seconds",
+            "how far a re-read pass trails its schedule (now - delay); grows when the request "
+            "budget is short",
+            ["sweep"],
+            registry=registry,
+        )
+        self.reread_skipped = Counter(
+            "feeder_reread_skipped_seconds",
+            "seconds of updatedAt a lagging re-read pass left to the next longer pass",
+            ["sweep"],
+            registry=registry,
+        )
+        self.reread_deferred = Counter(
+            "feeder_reread_deferred",
+            "due re-reads a tick had no time left for (the request budget went to live first)",
             ["sweep"],
             registry=registry,
         )
@@ -174,16 +215,21 @@ class FeederMetrics:
         )
         self.publish_healthy = True
         self.last_live_sweep_at: datetime | None = None
-        self._positions: dict[SweepKind, float] = {}
-        for kind in SweepKind:
-            self.watermark_lag.labels(kind.value).set_function(self._lag_function(kind))
+        self._watermarks: dict[str, float] = {}
+        self._previous_live_start: datetime | None = None
 
-    def _lag_function(self, kind: SweepKind) -> Callable[[], float]:
+    def _lag_function(self, sweep: str) -> Callable[[], float]:
         def lag() -> float:
-            position = self._positions.get(kind)
-            return 0.0 if position is None else self._clock().timestamp() - position
+            watermark = self._watermarks.get(sweep)
+            return 0.0 if watermark is None else self._clock().timestamp() - watermark
 
         return lag
+
+    def _set_watermark(self, sweep: str, moment: datetime) -> None:
+        if sweep not in self._watermarks:
+            self.watermark_lag.labels(sweep).set_function(self._lag_function(sweep))
+        self._watermarks[sweep] = moment.timestamp()
+        self.watermark.labels(sweep).set(moment.timestamp())
 
     # ApiObserver
     def on_attempt(self, outcome: AttemptOutcome, status: str, duration_s: float) -> None:
@@ -202,24 +248,24 @@ class FeederMetrics:
     # SweepObserver
     def page_written(
         self,
-        kind: SweepKind,
+        sweep: str,
         plan: PagePlan,
         records: Sequence[OutgoingRecord],
         *,
         commit_s: float,
         acked_at: datetime,
     ) -> None:
-        sweep = kind.value
         self.publish_healthy = True
-        self.records_fetched.labels(sweep).inc(
-            len(plan.fresh) + plan.duplicates + plan.stale + len(plan.dead_letters)
-        )
+        self.records_fetched.labels(sweep).inc(plan.records_read)
         self.records_duplicate.labels(sweep).inc(plan.duplicates)
-        self.records_stale.labels(sweep).inc(plan.stale)
+        self.records_replayed.labels(sweep).inc(len(plan.replayed))
+        self.records_regressed.inc(plan.regressed)
         self.order_violations.inc(plan.order_violations)
-        for age_s in plan.late_ages_s:
-            self.records_late.inc()
-            self.record_lateness.observe(age_s)
+        lateness = self.record_lateness.labels(sweep)
+        for age_s in plan.new_version_ages_s:
+            lateness.observe(age_s)
+        if sweep not in (LIVE, BACKFILL):
+            self.records_late.labels(sweep).inc(len(plan.new_version_ages_s))
         for letter in plan.dead_letters:
             self.dead_letters.labels(letter.field or "record").inc()
         for record in records:
@@ -232,13 +278,26 @@ class FeederMetrics:
             self.freshness.observe(max(0.0, (acked_at - event.time).total_seconds()))
         self.checkpoint_commit_duration.observe(commit_s)
 
-    def sweep_finished(self, kind: SweepKind, position: FeedPosition, now: datetime) -> None:
-        reached = position.trailing if kind is SweepKind.TRAILING else position.live
-        self._positions[kind] = reached.timestamp()
-        self.watermark.labels(kind.value).set(reached.timestamp())
-        self.last_sweep.labels(kind.value).set(now.timestamp())
-        if kind is SweepKind.LIVE:
+    def read_finished(self, sweep: str, started_at: datetime, now: datetime) -> None:
+        self.read_duration.labels(sweep).observe((now - started_at).total_seconds())
+        self.last_sweep.labels(sweep).set(now.timestamp())
+        if sweep == LIVE:
             self.last_live_sweep_at = now
+            if self._previous_live_start is not None:
+                self.live_read_gap.observe((now - self._previous_live_start).total_seconds())
+            self._previous_live_start = started_at
+
+    def tick_finished(self, report: PassReport) -> None:
+        if report.live_read_at is not None:
+            self._set_watermark(LIVE, report.live_read_at)
+        for delay_s, cursor in report.position.rereads:
+            self._set_watermark(reread_name(delay_s), cursor)
+        for sweep, behind_s in report.behind_s.items():
+            self.reread_behind.labels(sweep).set(behind_s)
+        for sweep, skipped_s in report.skipped_s.items():
+            self.reread_skipped.labels(sweep).inc(skipped_s)
+        for sweep in report.deferred:
+            self.reread_deferred.labels(sweep).inc()
 
     # LoopObserver
     def sweep_failed(self, error: RetriableError) -> None:

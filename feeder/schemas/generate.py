@@ -17,12 +17,12 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import CoreSchema
 
-from feeder.core.diff import EventType, diff_session
+from feeder.core.diff import EventType, apply_version
 from feeder.core.events import ChangeEvent, change_events, cloudevent
 from feeder.core.page_plan import parse_page
 from feeder.core.records import TopicNames, dead_letter_record
 from feeder.core.snapshot import parse_session
-from feeder.core.state import SessionState
+from feeder.core.state import SessionState, fingerprint
 from feeder.core.timestamps import format_timestamp
 from feeder.schemas.models import DeadLetterRecord, Session, event_model
 from feeder.settings import EventSettings, TopicSettings
@@ -117,9 +117,9 @@ def example_events() -> dict[EventType, ChangeEvent]:
     known: SessionState | None = None
     for record in _visit_steps():
         snapshot = parse_session(record)
-        for event in change_events(snapshot, diff_session(known, snapshot, _EXAMPLE_START)):
+        changes, known = apply_version(known, snapshot, fingerprint(snapshot), _EXAMPLE_START)
+        for event in change_events(snapshot, changes):
             found.setdefault(event.type, event)
-        known = SessionState.of(snapshot)
     missing = [event_type.value for event_type in EventType if event_type not in found]
     if missing:
         raise RuntimeError(f"the example visit produces no {', '.join(missing)} event; extend it")

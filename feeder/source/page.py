@@ -33,21 +33,22 @@ class PageQuery:
     """One ``GET /api/admin/v2/sessions`` request: an ``updatedAt`` window, a size, a cursor.
 
     ``min_updated_at`` and ``max_updated_at`` are aware datetimes (converted to UTC, sent with
-    millisecond precision); ``count`` is 1..200; ``after`` is a previous page's
-    ``pagination.next.after``, passed back verbatim.
+    millisecond precision); ``max_updated_at=None`` asks for everything up to the newest record;
+    ``count`` is 1..200; ``after`` is a previous page's ``pagination.next.after``, passed back
+    verbatim.
     """
 
     min_updated_at: datetime
-    max_updated_at: datetime
+    max_updated_at: datetime | None
     count: int
     after: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("min_updated_at", "max_updated_at"):
             moment = getattr(self, name)
-            if moment.tzinfo is None or moment.utcoffset() is None:
+            if moment is not None and (moment.tzinfo is None or moment.utcoffset() is None):
                 raise ValueError(f"PageQuery.{name} must be timezone-aware, got {moment!r}")
-        if self.min_updated_at > self.max_updated_at:
+        if self.max_updated_at is not None and self.min_updated_at > self.max_updated_at:
             raise ValueError(
                 f"PageQuery window is empty: min_updated_at {self.min_updated_at.isoformat()} "
                 f"is after max_updated_at {self.max_updated_at.isoformat()}"
@@ -59,9 +60,11 @@ class PageQuery:
 
     def query_params(self) -> tuple[tuple[str, str], ...]:
         """The query string's parameters, in a fixed order."""
+        bounds = [("minUpdatedAt", format_api_timestamp(self.min_updated_at))]
+        if self.max_updated_at is not None:
+            bounds.append(("maxUpdatedAt", format_api_timestamp(self.max_updated_at)))
         params = (
-            ("minUpdatedAt", format_api_timestamp(self.min_updated_at)),
-            ("maxUpdatedAt", format_api_timestamp(self.max_updated_at)),
+            *bounds,
             ("orderBy", "updatedAt"),
             ("direction", "asc"),
             ("count", str(self.count)),

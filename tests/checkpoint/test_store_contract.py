@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,7 +11,8 @@ import pytest
 import pytest_asyncio
 
 from feeder.checkpoint import CheckpointStore, MemoryCheckpointStore, SqliteCheckpointStore
-from feeder.core.state import FeedPosition, SessionState
+from feeder.core.state import FeedPosition, Moments, SessionState, version_fingerprint
+from feeder.core.timestamps import to_micros
 
 pytestmark = pytest.mark.asyncio
 T0 = datetime(2026, 11, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -20,17 +22,22 @@ def _state(sid: str, updated_s: float, *, expires_s: float | None = None) -> Ses
     return SessionState(
         session_id=sid,
         updated_at=T0 + timedelta(seconds=updated_s),
-        customer_last_entered_at=T0,
-        customer_last_exited_at=None,
-        code_last_scanned_at=T0 + timedelta(milliseconds=1),
+        current=Moments(T0, None, T0 + timedelta(milliseconds=1)),
+        latest=Moments(T0 + timedelta(seconds=3), None, T0 + timedelta(milliseconds=1)),
         suspected_fraud=True,
         status="some-undocumented-status",
         expires_at=None if expires_s is None else T0 + timedelta(seconds=expires_s),
+        fingerprints=(-(2**63), 2**63 - 1, 12345),
+        toggle_counts=(("status=some-undocumented-status", 1), ("suspectedFraud=true", 2)),
     )
 
 
 def _position(live_s: float) -> FeedPosition:
-    return FeedPosition(T0, T0 + timedelta(seconds=live_s), T0 + timedelta(seconds=live_s / 2))
+    return FeedPosition(
+        T0,
+        T0 + timedelta(seconds=live_s),
+        ((1.5, T0 + timedelta(seconds=live_s / 2)), (300.0, T0 + timedelta(seconds=live_s / 4))),
+    )
 
 
 @pytest_asyncio.fixture(params=["sqlite", "memory"])
@@ -105,3 +112,45 @@ async def test_a_second_feeder_on_the_same_checkpoint_is_fenced(tmp_path: Path) 
                 pass
     async with open_store(settings):  # released on close
         pass
+
+
+async def test_sqlite_reads_a_checkpoint_written_before_reread_passes(tmp_path: Path) -> None:
+    """Upgrading: old rows read back as if their last version were the only one, and every
+    re-read pass starts from the old trailing cursor."""
+    path = tmp_path / "old.sqlite3"
+    connection = sqlite3.connect(path)
+    connection.executescript(
+        """
+        CREATE TABLE session_state (
+            session_id TEXT PRIMARY KEY, updated_at_us INTEGER NOT NULL, entered_at_us INTEGER,
+            exited_at_us INTEGER, scanned_at_us INTEGER, suspected_fraud INTEGER NOT NULL,
+            status TEXT, expires_at_us INTEGER, prune_at_us INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE feed_position (
+            singleton INTEGER PRIMARY KEY CHECK (singleton = 1), feed_start_us INTEGER NOT NULL,
+            live_us INTEGER NOT NULL, trailing_us INTEGER NOT NULL
+        );
+        """
+    )
+    micros = to_micros(T0)
+    connection.execute(
+        "INSERT INTO session_state VALUES ('a', ?, ?, NULL, NULL, 1, 'active', NULL, ?)",
+        (micros + 10_000_000, micros, micros),
+    )
+    connection.execute(
+        "INSERT INTO feed_position VALUES (1, ?, ?, ?)", (micros, micros + 60_000_000, micros)
+    )
+    connection.commit()
+    connection.close()
+    store = await SqliteCheckpointStore.open(path)
+    try:
+        state = (await store.load_states(["a"]))["a"]
+        position = await store.load_position()
+    finally:
+        await store.aclose()
+    updated = T0 + timedelta(seconds=10)
+    assert state.current == state.latest == Moments(T0, None, None)
+    assert state.fingerprints == (version_fingerprint(updated, state.current, True, "active"),)
+    assert state.toggle_counts == ()
+    assert position is not None
+    assert position.aligned([4.0, 300.0]).rereads == ((4.0, T0), (300.0, T0))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from feeder.core.diff import Change, apply_version
+from feeder.core.snapshot import SessionSnapshot, parse_session
+from feeder.core.state import SessionState, fingerprint
 from feeder.core.timestamps import format_timestamp
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -41,3 +44,22 @@ def record(
         "expiresAt": stamp(created + 3600),
         **extra,
     }
+
+
+def first_state(raw: dict[str, object]) -> SessionState:
+    """The state after a session's first version ``raw`` (no events counted)."""
+    snapshot = parse_session(raw)
+    return SessionState.first(snapshot, fingerprint(snapshot))
+
+
+def apply(
+    known: SessionState | None, raw: dict[str, object], start: float = 0.0
+) -> tuple[list[Change], SessionState]:
+    """``apply_version`` of the record ``raw`` with a feed start ``start`` seconds after T0."""
+    return apply_snapshot(known, parse_session(raw), at(start))
+
+
+def apply_snapshot(
+    known: SessionState | None, snapshot: SessionSnapshot, feed_start: datetime
+) -> tuple[list[Change], SessionState]:
+    return apply_version(known, snapshot, fingerprint(snapshot), feed_start)

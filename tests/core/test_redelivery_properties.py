@@ -54,7 +54,6 @@ def feed(records: list[Record], page_size: int, start: float) -> list[tuple[str,
             parsed,
             {sid: known[sid] for sid in parsed.session_ids if sid in known},
             feed_start=at(start),
-            late_before=at(start),
             now=at(10_000),
             previous_updated_at=None,
         )

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -14,28 +14,32 @@ from pathlib import Path
 import orjson
 
 from feeder.app import FeedApp
+from feeder.core.passes import reread_passes
 from feeder.core.timestamps import parse_timestamp
 from feeder.settings import FeederSettings
-from feeder.simulator.ground_truth import Transition
+from feeder.simulator.server import ThreadedSimulator
 from feeder.simulator.settings import SimulatorSettings
 from feeder.source.timing import utc_now
+from tests.e2e.oracle import Expectations, PassTiming, expectations
 from tests.kafka_reading import ReadRecord, read_topic
 
-KIND_OF_TYPE = {
-    "session.created": "created",
-    "session.entered": "entered",
-    "session.exited": "exited",
-    "session.code_scanned": "code_scanned",
-    "session.suspected_fraud_changed": "suspected_fraud_changed",
-    "session.status_changed": "status_changed",
-}
+REREAD_DELAYS_S = (0.5, 1.0, 2.0)
+LOOKBACK_S = 4.0
 
 
-def busy_store(seed: int, **faults: object) -> SimulatorSettings:
-    """A lively simulated store: sessions live seconds, not minutes; many ties and fraud flips."""
+def busy_store(
+    seed: int, traffic: dict[str, object] | None = None, **faults: object
+) -> SimulatorSettings:
+    """A lively simulated store: sessions live seconds, not minutes; many ties and fraud flips.
+
+    ``traffic`` overrides traffic settings (hot sessions, writers' clock skews); ``faults`` sets
+    fault settings (late-visible commits, a lagging replica). What the simulator served is
+    tracked, for :mod:`tests.e2e.oracle`.
+    """
     return SimulatorSettings.model_validate(
         {
-            "server": {"port": 0},
+            # above the feeder's budget (50/s): these tests are about the feed, not the 503s
+            "server": {"port": 0, "rate_limit_per_s": 100},
             "traffic": {
                 "seed": seed,
                 "stores": 5,
@@ -44,8 +48,10 @@ def busy_store(seed: int, **faults: object) -> SimulatorSettings:
                 "tie_share": 0.3,
                 "fraud_share": 0.3,
                 "reentry_share": 0.5,
+                **(traffic or {}),
             },
             "faults": faults,
+            "ground_truth": {"track_served": True},
         }
     )
 
@@ -64,9 +70,8 @@ def feeder_settings(
     sweep_settings = {
         "start_position": "earliest",
         "poll_interval_s": 0.2,
-        "settle_delay_s": 0.3,
-        "lookback_s": 2.0,
-        "trailing_interval_s": 0.5,
+        "reread_delays_s": REREAD_DELAYS_S,
+        "lookback_s": LOOKBACK_S,
         "shutdown_grace_s": 5.0,
         **sweep,
     }
@@ -101,6 +106,54 @@ def feeder_settings(
     )
 
 
+def live_gap_bound_s(samples: Iterable[tuple[str, Mapping[str, str], float]]) -> float:
+    """From ``feeder_live_read_gap_seconds`` buckets: an upper bound of the longest gap the
+    feed's live reads left (the bound of the highest bucket that gained an observation)."""
+    buckets = sorted(
+        (float(labels["le"]), value)
+        for name, labels, value in samples
+        if name == "feeder_live_read_gap_seconds_bucket"
+    )
+    below = 0.0
+    bound = 0.0
+    for upper, count in buckets:
+        if count > below:
+            bound = upper
+        below = count
+    return bound
+
+
+def registry_samples(app: FeedApp) -> list[tuple[str, Mapping[str, str], float]]:
+    return [
+        (sample.name, sample.labels, sample.value)
+        for family in app.metrics.registry.collect()
+        for sample in family.samples
+    ]
+
+
+def timing(settings: FeederSettings, live_gap_s: float) -> PassTiming:
+    """What bounds the transitions this feed may have missed (see :mod:`tests.e2e.oracle`)."""
+    passes = reread_passes(settings.sweep.all_reread_delays_s, settings.sweep.poll_interval_s)
+    return PassTiming(
+        live_gap_s=live_gap_s,
+        reread_delays_s=[p.delay_s for p in passes],
+        cadences_s=[p.cadence_s for p in passes],
+    )
+
+
+def feed_expectations(
+    sim: ThreadedSimulator,
+    app: FeedApp,
+    *,
+    hidden_spans: Sequence[tuple[datetime, datetime]] = (),
+) -> Expectations:
+    """What ``app`` must have published of what ``sim`` did (call once the feed caught up)."""
+    transitions = sim.call(lambda s: s.ground_truth())
+    versions = sim.call(lambda s: s.versions())
+    bound = timing(app.settings, live_gap_bound_s(registry_samples(app)))
+    return expectations(transitions, versions, bound, hidden_spans=hidden_spans)
+
+
 @contextlib.asynccontextmanager
 async def running_feed(settings: FeederSettings) -> AsyncIterator[FeedApp]:
     """A FeedApp running in a task; stopped gracefully (and its failure raised) at exit."""
@@ -129,12 +182,21 @@ async def wait_until(condition: Callable[[], bool], *, timeout_s: float, what: s
         await asyncio.sleep(0.05)
 
 
+def caught_up(app: FeedApp, moment: datetime) -> bool:
+    """A live read begun after ``moment`` finished, and every re-read pass has re-read all the
+    live pass read."""
+    sweeper = app.sweeper
+    if sweeper is None or sweeper.live_read_at is None or sweeper.live_read_at < moment:
+        return False
+    return all(cursor >= sweeper.position.live for _, cursor in sweeper.position.rereads)
+
+
 async def wait_caught_up(app: FeedApp, moment: datetime, timeout_s: float = 60) -> None:
-    """Until the live sweep has read everything up to ``moment``."""
+    """Until the feed has read, and re-read, everything visible at ``moment``."""
     await wait_until(
-        lambda: app.sweeper is not None and app.sweeper.position.live >= moment,
+        lambda: caught_up(app, moment),
         timeout_s=timeout_s,
-        what=f"the feed to reach {moment.isoformat()}",
+        what=f"the feed to read and re-read everything visible at {moment.isoformat()}",
     )
 
 
@@ -167,106 +229,67 @@ async def published_events(bootstrap: str, topic: str) -> list[PublishedEvent]:
     return events
 
 
-TOGGLE_KINDS = frozenset({"suspected_fraud_changed", "status_changed"})
+def now() -> datetime:
+    return utc_now()
 
 
-def matching_transition(event: PublishedEvent, transitions: list[Transition]) -> Transition | None:
-    """The ground-truth transition an event reports, or ``None`` if it reports none.
-
-    Moments match on their own timestamp. Fraud and status changes have no timestamp in the
-    API: the event's time is the ``updatedAt`` of the snapshot the poller saw, so it matches a
-    transition to the same new value that was in force then — the latest one at or before that
-    time, or one tied with it (two writes in the same millisecond).
-    """
-    kind = KIND_OF_TYPE[event.type]
-    same = [t for t in transitions if t.session_id == event.session_id and t.kind == kind]
-    if kind not in TOGGLE_KINDS:
-        return next((t for t in same if t.at == event.time), None)
-    before = [t for t in same if t.at <= event.time]
-    if not before:
-        return None
-    latest = max(t.at for t in before)
-    in_force = [t for t in before if t.at == latest and t.new == event.new]
-    return in_force[-1] if in_force else None
-
-
-def lasting_transitions(transitions: list[Transition], min_visible_s: float) -> list[Transition]:
-    """The transitions a poller must report.
-
-    A transition counts when it stayed visible at least ``min_visible_s`` before a later one of
-    the same kind on the same session replaced it (the last of each kind always qualifies). A
-    fraud or status change that only undid a change nobody could see (``true`` for 50 ms, then
-    ``false`` again) is invisible too: the poller saw the same value before and after.
-    """
-
-    def visible_for(index: int) -> float | None:
-        current = transitions[index]
-        successor = next(
-            (
-                later
-                for later in transitions[index + 1 :]
-                if later.session_id == current.session_id and later.kind == current.kind
-            ),
-            None,
-        )
-        return (
-            None
-            if successor is None
-            else (successor.visible_at - current.visible_at).total_seconds()
-        )
-
-    def lasted(index: int) -> bool:
-        seconds = visible_for(index)
-        return seconds is None or seconds >= min_visible_s
-
-    lasting = []
-    for index, transition in enumerate(transitions):
-        if not lasted(index):
-            continue
-        if transition.kind in TOGGLE_KINDS:
-            predecessor = next(
-                (
-                    earlier
-                    for earlier in reversed(range(index))
-                    if transitions[earlier].session_id == transition.session_id
-                    and transitions[earlier].kind == transition.kind
-                ),
-                None,
-            )
-            if (
-                predecessor is not None
-                and not lasted(predecessor)
-                and transitions[predecessor].old == transition.new
-            ):
-                continue
-        lasting.append(transition)
-    return lasting
-
-
-MIN_VISIBLE_S = 3.0
-"""A transition replaced by the next one of its kind sooner than this may be invisible to a
-poller (DESIGN §3); anything that lasted longer must have reached Kafka."""
-
-
-def assert_feed_matches_ground_truth(
-    events: list[PublishedEvent], transitions: list[Transition]
+def assert_exactly_once(
+    events: list[PublishedEvent],
+    expect: Expectations,
+    *,
+    first_times: bool = True,
+    resends_allowed: bool = False,
 ) -> Counter[str]:
-    """No invented event, one distinct event id per transition, every lasting transition
-    reported; returns the count of distinct events per type."""
-    distinct = list({event.id: event for event in events}.values())  # a re-send shares its id
-    matched = {event.id: matching_transition(event, transitions) for event in distinct}
-    invented = [event for event in distinct if matched[event.id] is None]
-    assert invented == [], "\n".join(
-        [f"{len(invented)} events match no transition, e.g. {invented[0]}"]
-        + [f"  {t}" for t in transitions if t.session_id == invented[0].session_id]
+    """Every observable transition has exactly one event (the expected id and time), no event
+    is invented, no transition has two ids, and every unseen transition was excusable.
+
+    ``first_times``: a toggle's time is the updatedAt of the first version served showing it
+    (no page was lost to a fault and read again). ``resends_allowed``: an event may be in the
+    topic more than once with the same id (at-least-once after a crash). Returns the distinct
+    events per type.
+    """
+    assert expect.unexcusable == [], (
+        f"{len(expect.unexcusable)} transitions were never served though they held longer than "
+        f"the feed may miss: {expect.unexcusable[:3]}"
     )
-    ids_per_transition = Counter(t.seq for t in matched.values() if t is not None)
-    assert [seq for seq, count in ids_per_transition.items() if count > 1] == []
-    lasting = lasting_transitions(transitions, MIN_VISIBLE_S)
-    missed = [t for t in lasting if t.seq not in ids_per_transition]
-    assert missed == [], f"{len(missed)} of {len(lasting)} lasting transitions missed: {missed[:5]}"
+    records = Counter(event.id for event in events)
+    if not resends_allowed:
+        resent = [event_id for event_id, count in records.items() if count > 1]
+        assert resent == [], f"{len(resent)} events were published more than once"
+    distinct = list({event.id: event for event in events}.values())
+    by_id = expect.by_id()
+    invented = [event for event in distinct if event.id not in by_id]
+    assert invented == [], f"{len(invented)} events match no observable transition: {invented[:3]}"
+    per_transition = Counter(by_id[event.id].transition.seq for event in distinct)
+    twice = [seq for seq, count in per_transition.items() if count > 1]
+    assert twice == [], f"{len(twice)} transitions were published under two ids"
+    missing = [x for x in expect.expected if x.required and not x.ids & records.keys()]
+    assert missing == [], f"{len(missing)} of {len(expect.expected)} missed: {missing[:3]}"
+    wrong_time = [
+        (event, by_id[event.id])
+        for event in distinct
+        if event.time
+        not in ({by_id[event.id].first_time} if first_times else by_id[event.id].times)
+    ]
+    assert wrong_time == [], f"{len(wrong_time)} events carry the wrong time: {wrong_time[:3]}"
     return Counter(event.type for event in distinct)
 
 
-def now() -> datetime:
-    return utc_now()
+async def traffic_until(sim: ThreadedSimulator, transitions: int) -> None:
+    """Let the traffic model run until it made ``transitions`` more transitions."""
+    target = sim.call(lambda s: s.last_seq) + transitions
+    await wait_until(
+        lambda: sim.call(lambda s: s.last_seq) >= target,
+        timeout_s=120,
+        what=f"{transitions} transitions",
+    )
+
+
+async def quiesce(sim: ThreadedSimulator, app: FeedApp) -> None:
+    """Stop the traffic, let every held commit become visible, wait until the feed has read and
+    re-read all of it."""
+    sim.call(lambda s: s.pause())
+    await wait_until(
+        lambda: sim.call(lambda s: s.held_changes) == 0, timeout_s=60, what="held commits"
+    )
+    await wait_caught_up(app, now(), timeout_s=120)

@@ -13,12 +13,15 @@ from feeder.app import FeedApp
 from feeder.errors import AuthError
 from feeder.simulator.server import run_simulator_in_thread
 from tests.e2e.harness import (
-    assert_feed_matches_ground_truth,
+    assert_exactly_once,
     busy_store,
+    feed_expectations,
     feeder_settings,
     now,
     published_events,
+    quiesce,
     running_feed,
+    traffic_until,
     wait_caught_up,
     wait_until,
 )
@@ -43,7 +46,7 @@ def sum_of_samples(app: FeedApp, name: str) -> float:
 
 
 async def test_transient_faults_are_retried_and_lose_nothing(
-    kafka_bootstrap: str, tmp_path: Path
+    kafka_bootstrap: str, tmp_path: Path, ground_truth_report: list[str]
 ) -> None:
     faults = {
         "error_share": 0.15,
@@ -58,7 +61,7 @@ async def test_transient_faults_are_retried_and_lose_nothing(
         )
         mixed = sim.call(lambda s: s.faults)
         async with running_feed(settings) as app:
-            await asyncio.sleep(2)
+            await traffic_until(sim, 150)
             # Outages: bad bodies, then requests that hang past the client's 2 s timeout, each
             # until the client has retried one. The store is quiet around them: changes made
             # and replaced while a poller is blind are invisible to it.
@@ -80,17 +83,18 @@ async def test_transient_faults_are_retried_and_lose_nothing(
                 sim.call(lambda s: s.set_faults(mixed))
             await wait_caught_up(app, now(), timeout_s=120)
             sim.call(lambda s: s.resume())
-            await asyncio.sleep(2)
-            sim.call(lambda s: s.pause())
-            await wait_caught_up(app, now(), timeout_s=120)
+            await traffic_until(sim, 150)
+            await quiesce(sim, app)
             retries = {
                 reason: sample(app, "feeder_api_retries_total", reason=reason)
                 for reason in ("retriable_status", "malformed_body", "timeout")
             }
-        transitions = sim.call(lambda s: s.ground_truth())
+        expect = feed_expectations(sim, app)
     events = await published_events(kafka_bootstrap, settings.kafka.topics.events)
     assert all(count > 0 for count in retries.values()), retries
-    assert_feed_matches_ground_truth(events, transitions)
+    ground_truth_report.append(expect.summary())
+    # a page served and then lost to a client timeout is read again, maybe in a later version
+    assert_exactly_once(events, expect, first_times=False)
 
 
 async def test_malformed_records_are_dead_lettered_and_the_sweep_goes_on(
@@ -101,9 +105,8 @@ async def test_malformed_records_are_dead_lettered_and_the_sweep_goes_on(
             sim.base_url, sim.token, kafka_bootstrap, tmp_path / "cp.sqlite3"
         )
         async with running_feed(settings) as app:
-            await asyncio.sleep(3)
-            sim.call(lambda s: s.pause())
-            await wait_caught_up(app, now())
+            await traffic_until(sim, 200)
+            await quiesce(sim, app)
         dead_lettered = sum_of_samples(app, "feeder_dead_letters_total")  # after the last page
     letters = await read_topic(kafka_bootstrap, settings.kafka.topics.dead_letter)
     events = await published_events(kafka_bootstrap, settings.kafka.topics.events)
@@ -115,36 +118,6 @@ async def test_malformed_records_are_dead_lettered_and_the_sweep_goes_on(
         assert letter.value is not None
         orjson.loads(letter.value)  # the raw record, kept whole
     assert len(events) > 50  # the good records kept flowing
-
-
-async def test_late_visible_writes_within_the_lookback_are_caught_and_measured(
-    kafka_bootstrap: str, tmp_path: Path
-) -> None:
-    simulator = busy_store(seed=9, late_visible_share=0.2, late_visible_delay_s=1.0)
-    with run_simulator_in_thread(simulator) as sim:
-        settings = feeder_settings(
-            sim.base_url, sim.token, kafka_bootstrap, tmp_path / "cp.sqlite3", lookback_s=3.0
-        )
-        async with running_feed(settings) as app:
-            await asyncio.sleep(4)
-            sim.call(lambda s: s.pause())
-            paused_at = now()
-            await wait_until(
-                lambda: sim.call(lambda s: s.held_changes) == 0,
-                timeout_s=30,
-                what="every held change to become visible",
-            )
-            await wait_until(
-                lambda: app.sweeper is not None and app.sweeper.position.trailing >= paused_at,
-                timeout_s=60,
-                what="the trailing sweep to pass the pause",
-            )
-            late = sample(app, "feeder_records_late_total")
-        transitions = sim.call(lambda s: s.ground_truth())
-    events = await published_events(kafka_bootstrap, settings.kafka.topics.events)
-    assert any(t.visible_at > t.updated_at for t in transitions), "no late-visible writes"
-    assert late > 0
-    assert_feed_matches_ground_truth(events, transitions)
 
 
 async def test_a_wrong_token_stops_the_feed_with_a_message_naming_the_setting(

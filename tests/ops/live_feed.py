@@ -86,7 +86,7 @@ def wait_for(condition: Callable[[], bool], *, timeout_s: float, what: str) -> N
 
 
 # Samples that show every kind of metric in use: events of several types, a dead letter, a
-# retry, and both sweep kinds caught up.
+# retry, and the live pass and a re-read pass completed a read.
 WANTED_SAMPLES = (
     'feeder_events_published_total{topic="events-',
     'feeder_events_published_total{topic="fraud-',
@@ -95,7 +95,7 @@ WANTED_SAMPLES = (
     "feeder_dead_letters_total{",
     "feeder_api_retries_total{",
     'feeder_last_successful_sweep_timestamp_seconds{sweep="live"}',
-    'feeder_last_successful_sweep_timestamp_seconds{sweep="trailing"}',
+    'feeder_last_successful_sweep_timestamp_seconds{sweep="reread_',
 )
 
 

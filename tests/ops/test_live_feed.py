@@ -175,14 +175,18 @@ def test_status_reads_the_live_checkpoint_and_metrics(feed: LiveFeed) -> None:
     checkpoint, metrics = document["checkpoint"], document["metrics"]
     assert checkpoint["committed"] is True
     assert checkpoint["tracked_sessions"] > 0
-    assert checkpoint["live_watermark"] >= checkpoint["trailing_watermark"]
-    assert set(metrics["sweeps"]) >= {"live", "trailing"}
+    assert all(
+        checkpoint["live_cursor"] >= cursor["cursor"]
+        for cursor in checkpoint["reread_cursors"].values()
+    )
+    assert "live" in metrics["sweeps"]
+    assert {sweep for sweep in metrics["sweeps"] if sweep.startswith("reread_")}
     assert metrics["events_published_by_type"]["session.entered"] > 0
     assert metrics["dead_letters"] > 0
     assert metrics["version"]
     text = feeder_command(feed, "status", "--metrics-url", feed.metrics_url)
     assert text.returncode == 0, text.stderr
-    assert "live      watermark" in text.stdout
+    assert "live         watermark" in text.stdout
 
 
 def test_the_container_health_check_and_the_kubernetes_probes_pass(feed: LiveFeed) -> None:

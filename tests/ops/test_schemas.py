@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from feeder.core.diff import EventType, diff_session
+from feeder.core.diff import EventType
 from feeder.core.events import change_events, cloudevent
 from feeder.core.page_plan import parse_page
 from feeder.core.records import TopicNames, dead_letter_record, event_records
@@ -29,6 +29,7 @@ from feeder.schemas.generate import (
     schema_names,
     stale_files,
 )
+from tests.core.sessions import apply_snapshot
 from tests.ops.conftest import ROOT
 
 SCHEMAS = ROOT / "schemas"
@@ -155,14 +156,13 @@ def test_every_event_the_core_encodes_validates(
         snapshot = parse_session(visit_record(session_id, store_id, step, change))
         if known is not None and snapshot.updated_at <= known.updated_at:
             continue
-        changes = diff_session(known, snapshot, T0 + timedelta(seconds=feed_start_s))
+        changes, known = apply_snapshot(known, snapshot, T0 + timedelta(seconds=feed_start_s))
         for event in change_events(snapshot, changes):
             assert problems(event.type.value, cloudevent(event, "urn:test")) == []
             for record in event_records(event, "urn:test", TOPICS):
                 assert record.headers[0] == ("ce_type", event.type.value.encode())
                 assert problems(event.type.value, orjson.loads(record.value)) == []
         assert problems(STATE_NAME, dict(snapshot.raw)) == []
-        known = SessionState.of(snapshot)
 
 
 def test_each_event_type_is_encoded_and_validates() -> None:
@@ -171,11 +171,12 @@ def test_each_event_type_is_encoded_and_validates() -> None:
     flagged_at_first_sight = {**base, "suspectedFraud": True}
     first = parse_session(base)
     seen: dict[EventType, dict[str, Any]] = {}
-    for event in change_events(first, diff_session(None, first, T0)):
+    first_changes, first_state = apply_snapshot(None, first, T0)
+    for event in change_events(first, first_changes):
         seen[event.type] = cloudevent(event, "urn:test")
     for event in change_events(
         parse_session(flagged_at_first_sight),
-        diff_session(None, parse_session(flagged_at_first_sight), T0),
+        apply_snapshot(None, parse_session(flagged_at_first_sight), T0)[0],
     ):
         seen.setdefault(event.type, cloudevent(event, "urn:test"))
     later = parse_session(
@@ -188,7 +189,7 @@ def test_each_event_type_is_encoded_and_validates() -> None:
             "status": "closed",
         }
     )
-    for event in change_events(later, diff_session(SessionState.of(first), later, T0)):
+    for event in change_events(later, apply_snapshot(first_state, later, T0)[0]):
         seen.setdefault(event.type, cloudevent(event, "urn:test"))
     assert set(seen) == set(EventType)
     for event_type, document in seen.items():

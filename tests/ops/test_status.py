@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from feeder.checkpoint import SqliteCheckpointStore
 from feeder.commands import status
 from feeder.commands.status_sources import parse_metrics
-from feeder.core.state import FeedPosition, SessionState
+from feeder.core.state import FeedPosition, Moments, SessionState
 from feeder.observability.metrics import FeederMetrics
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -26,17 +26,19 @@ def state(session_id: str, updated_s: float, *, fraud: bool = False) -> SessionS
     return SessionState(
         session_id=session_id,
         updated_at=T0 + timedelta(seconds=updated_s),
-        customer_last_entered_at=None,
-        customer_last_exited_at=None,
-        code_last_scanned_at=None,
+        current=Moments(),
+        latest=Moments(),
         suspected_fraud=fraud,
         status="active",
         expires_at=None,
+        fingerprints=(1,),
     )
 
 
 POSITION = FeedPosition(
-    feed_start=T0, live=T0 + timedelta(seconds=570), trailing=T0 + timedelta(seconds=270)
+    feed_start=T0,
+    live=T0 + timedelta(seconds=570),
+    rereads=((4.0, T0 + timedelta(seconds=565)), (300.0, T0 + timedelta(seconds=270))),
 )
 
 
@@ -69,10 +71,12 @@ def test_reads_a_closed_checkpoint_without_touching_it(committed: Path) -> None:
         "bytes_on_disk": committed.stat().st_size,
         "committed": True,
         "feed_start": "2026-11-01T12:00:00.000Z",
-        "live_watermark": "2026-11-01T12:09:30.000Z",
+        "live_cursor": "2026-11-01T12:09:30.000Z",
         "live_lag_s": 30.0,
-        "trailing_watermark": "2026-11-01T12:04:30.000Z",
-        "trailing_lag_s": 330.0,
+        "reread_cursors": {
+            "reread_4s": {"cursor": "2026-11-01T12:09:25.000Z", "lag_s": 35.0},
+            "reread_300s": {"cursor": "2026-11-01T12:04:30.000Z", "lag_s": 330.0},
+        },
         "tracked_sessions": 3,
         "flagged_sessions": 1,
         "newest_updated_at": "2026-11-01T12:09:20.000Z",
@@ -80,7 +84,8 @@ def test_reads_a_closed_checkpoint_without_touching_it(committed: Path) -> None:
     assert digest(committed) == before
     assert sorted(p.name for p in committed.parent.iterdir()) == siblings
     text = status.render_text(document)
-    assert "live watermark      2026-11-01T12:09:30.000Z  (lag 30.0 s)" in text
+    assert "live cursor         2026-11-01T12:09:30.000Z  (lag 30.0 s)" in text
+    assert "reread_300s cursor  2026-11-01T12:04:30.000Z  (lag 5.5 min)" in text
     assert "tracked sessions    3 (1 flagged as suspected fraud)" in text
 
 
@@ -91,7 +96,7 @@ async def test_reads_a_checkpoint_that_a_running_feed_is_writing(tmp_path: Path)
     try:
         await store.commit([state("1", 10)], POSITION)
         first, _ = status.collect(args(checkpoint=path), NOW)
-        later = FeedPosition(T0, T0 + timedelta(seconds=590), POSITION.trailing)
+        later = FeedPosition(T0, T0 + timedelta(seconds=590), POSITION.rereads)
         await store.commit([state("2", 580)], later)
         second, problems = status.collect(args(checkpoint=path), NOW)
         await store.commit([state("3", 585)], later)
@@ -159,5 +164,5 @@ def test_metrics_are_summarised_counting_each_event_once() -> None:
     assert summary.dead_letters == 3.0
     assert summary.requests_by_outcome == {"ok": 7.0, "retriable_status": 1.0}
     assert summary.tracked_sessions == 42.0
-    assert summary.lag_s["live"] == summary.lag_s["trailing"] == 0.0
+    assert summary.lag_s == {}  # no tick has finished: no watermark yet
     assert summary.version

@@ -55,7 +55,6 @@ async def publish_page(settings: KafkaSettings, records: list[object]) -> None:
         parse_page(records),
         {},
         feed_start=T0,
-        late_before=T0,
         now=T0 + timedelta(hours=1),
         previous_updated_at=None,
     )

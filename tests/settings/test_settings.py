@@ -29,7 +29,39 @@ def test_exactly_one_credential_is_required(monkeypatch: pytest.MonkeyPatch) -> 
         load_settings()
 
 
-def test_retention_must_outlast_the_trailing_sweep() -> None:
+def test_retention_must_outlast_the_lookback_pass() -> None:
     with pytest.raises(ValidationError, match="FEEDER_SWEEP__SESSION_RETENTION_S"):
         SweepSettings(session_retention_s=100, lookback_s=300)
     assert SweepSettings(session_retention_s=330, lookback_s=300).session_retention_s == 330
+
+
+def test_re_read_delays_are_increasing_and_shorter_than_the_lookback() -> None:
+    with pytest.raises(ValidationError, match="strictly increasing"):
+        SweepSettings(reread_delays_s=(4, 1))
+    with pytest.raises(ValidationError, match="shorter than FEEDER_SWEEP__LOOKBACK_S"):
+        SweepSettings(reread_delays_s=(1, 40), lookback_s=30)
+    assert SweepSettings(lookback_s=30).all_reread_delays_s == (
+        1,
+        4,
+        8,
+        12,
+        16,
+        20,
+        24,
+        28,
+        30,
+    )  # the defaults beyond a shorter lookback are dropped
+    assert SweepSettings(lookback_s=0).all_reread_delays_s == ()
+
+
+def test_removed_sweep_settings_say_what_replaced_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEEDER_API__TOKEN", "t")
+    monkeypatch.setenv("FEEDER_SWEEP__SETTLE_DELAY_S", "2")
+    with pytest.raises(ValidationError, match="SETTLE_DELAY_S was removed: the live pass now"):
+        load_settings()
+
+
+def test_re_read_delays_come_from_a_json_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEEDER_API__TOKEN", "t")
+    monkeypatch.setenv("FEEDER_SWEEP__REREAD_DELAYS_S", "[2, 5.5]")
+    assert load_settings().sweep.all_reread_delays_s == (2.0, 5.5, 300.0)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from feeder.core.page_plan import PagePlan
 from feeder.core.records import OutgoingRecord
-from feeder.core.state import FeedPosition
 from feeder.core.timestamps import format_timestamp, parse_timestamp
 from feeder.source.page import PageQuery, RawPage
-from feeder.sweeper import SweepKind
+from feeder.sweeper import PassReport
 
 
 @dataclass
@@ -36,13 +35,17 @@ class ListedSessions:
     visible: dict[str, dict[str, object]] = field(default_factory=dict)
     queries: list[PageQuery] = field(default_factory=list)
     reverse_pages: bool = False
+    clock: SettableClock | None = None
+    seconds_per_request: float = 0.0  # how far each request moves ``clock``
 
     def put(self, raw: dict[str, object]) -> None:
         self.visible[str(raw["id"])] = raw
 
     async def fetch_page(self, query: PageQuery) -> RawPage:
         self.queries.append(query)
-        start, end = query.min_updated_at, query.max_updated_at
+        if self.clock is not None:
+            self.clock.advance(self.seconds_per_request)
+        start, end = query.min_updated_at, query.max_updated_at or datetime.max.replace(tzinfo=UTC)
 
         def key(raw: dict[str, object]) -> tuple[datetime, str]:
             return parse_timestamp(str(raw["updatedAt"])), str(raw["id"])
@@ -66,19 +69,31 @@ class ListedSessions:
 
 @dataclass
 class CountingObserver:
-    pages: list[tuple[SweepKind, PagePlan]] = field(default_factory=list)
-    finished: list[tuple[SweepKind, FeedPosition]] = field(default_factory=list)
+    pages: list[tuple[str, PagePlan, datetime]] = field(default_factory=list)
+    finished: list[tuple[str, datetime]] = field(default_factory=list)
+    reports: list[PassReport] = field(default_factory=list)
 
     def page_written(
         self,
-        kind: SweepKind,
+        sweep: str,
         plan: PagePlan,
         records: Sequence[OutgoingRecord],
         *,
         commit_s: float,
         acked_at: datetime,
     ) -> None:
-        self.pages.append((kind, plan))
+        self.pages.append((sweep, plan, acked_at))
 
-    def sweep_finished(self, kind: SweepKind, position: FeedPosition, now: datetime) -> None:
-        self.finished.append((kind, position))
+    def read_finished(self, sweep: str, started_at: datetime, now: datetime) -> None:
+        self.finished.append((sweep, now))
+
+    def tick_finished(self, report: PassReport) -> None:
+        self.reports.append(report)
+
+    def found_by(self, session_id: str) -> list[tuple[str, datetime]]:
+        """The passes (and when) that found a new version of ``session_id``."""
+        return [
+            (sweep, at)
+            for sweep, plan, at in self.pages
+            if any(snapshot.session_id == session_id for snapshot in plan.fresh)
+        ]
