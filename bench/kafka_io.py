@@ -80,9 +80,9 @@ class Freshness:
     """Append time minus change time of the events read back, in seconds (sorted).
 
     ``newest`` keeps only events whose change is the newest of the session it was read with
-    (``time`` equals the session's ``updatedAt``). An older change is published only once the
-    session's newest one is past the settle delay, so ``seconds`` also measures how busy
-    sessions are; ``newest`` is the feed's own latency.
+    (``time`` equals the session's ``updatedAt``). The visible → Kafka latency of every
+    transition is :mod:`visibility`'s; this one, from the event's own ``time``, also counts how
+    late the write became visible.
     """
 
     seconds: list[float]

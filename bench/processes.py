@@ -64,13 +64,14 @@ def start_simulator(
 
 
 def start_feeder(
-    args: Sequence[str], env: Mapping[str, str], log_path: Path
+    args: Sequence[str], env: Mapping[str, str], log_path: Path, python: str = sys.executable
 ) -> subprocess.Popen[bytes]:
     """``feeder <args>`` with ``env`` added to this process's environment; stderr to a file
-    (a pipe nobody reads could fill up and stall it), stdout to a pipe."""
+    (a pipe nobody reads could fill up and stall it), stdout to a pipe. ``python``: another
+    installation's interpreter, to measure another version of feeder on the same simulator."""
     with log_path.open("ab") as log:
         return subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "feeder", *args],
+            [python, "-m", "feeder", *args],
             env={**os.environ, **env},
             stdout=subprocess.PIPE,
             stderr=log,
