@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from feeder.checkpoint import CheckpointStore
+from feeder.core.encoding import EventEncoding
 from feeder.core.oversize import bound_sizes
 from feeder.core.page_plan import PagePlan, parse_page, plan_page
 from feeder.core.records import OutgoingRecord, TopicNames, page_records
@@ -62,7 +63,7 @@ class SweepConfig:
     trailing_interval_s: float
     max_record_bytes: int
     settle_delay_s: float
-    event_source: str
+    encoding: EventEncoding
     topics: TopicNames
 
 
@@ -160,7 +161,7 @@ class Sweeper:
             )
         records = bound_sizes(
             page_records(
-                plan, source=self._config.event_source, topics=self._config.topics, received_at=now
+                plan, encoding=self._config.encoding, topics=self._config.topics, received_at=now
             ),
             max_record_bytes=self._config.max_record_bytes,
             topics=self._config.topics,
