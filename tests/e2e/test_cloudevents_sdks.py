@@ -1,0 +1,221 @@
+"""The CloudEvents SDKs consumers use decode every event a real feed and a real backfill wrote.
+
+Both content modes, on the real broker: the Python SDK 2.x's auto-detecting Kafka reader
+(``cloudevents.core.bindings.kafka.from_kafka``) and the Java SDK's ``CloudEventDeserializer`` on
+Apache Kafka's Java consumer (``examples/java-cloudevents``). What they decode is checked against
+what the feeder meant: the simulator's ground truth and sessions, the settings, and the window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cloudevents.core.bindings.kafka import KafkaMessage, from_kafka
+from cloudevents.core.formats.json import JSONFormat
+
+from feeder.app import run_backfill
+from feeder.commands.backfill import BackfillProgress
+from feeder.core.records import STRUCTURED_CONTENT_TYPE
+from feeder.core.timestamps import format_timestamp
+from feeder.simulator.ground_truth import Transition
+from feeder.simulator.server import run_simulator_in_thread
+from tests.e2e.harness import (
+    KIND_OF_TYPE,
+    PublishedEvent,
+    assert_feed_matches_ground_truth,
+    busy_store,
+    feeder_settings,
+    matching_transition,
+    now,
+    running_feed,
+    wait_caught_up,
+)
+from tests.e2e.java_cloudevents import build_decoder, decode_with_java
+from tests.kafka_reading import ReadRecord, read_topic
+
+pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(420)]
+logger = logging.getLogger(__name__)
+
+BINARY_HEADERS = {
+    "ce_specversion",
+    "ce_id",
+    "ce_source",
+    "ce_type",
+    "ce_time",
+    "ce_subject",
+    "ce_storeid",
+    "ce_origin",
+    "content-type",
+}
+
+
+@pytest.fixture(scope="module")
+def java_decoder() -> Path:
+    return build_decoder()
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """The attributes an SDK decoded from one record, in comparable form."""
+
+    id: str
+    type: str
+    source: str
+    subject: str
+    time: datetime
+    storeid: str | None
+    origin: str | None
+    backfillwindow: str | None
+    data_session_id: str | None
+
+
+def decode_with_python(record: ReadRecord) -> tuple[Decoded, PublishedEvent]:
+    assert record.value is not None
+    event = from_kafka(KafkaMessage(record.headers, record.key, record.value), JSONFormat())
+    data: Any = event.get_data()
+    assert isinstance(data, dict), data
+    time = event.get_time()
+    assert time is not None
+    assert event.get_specversion() == "1.0"
+    assert event.get_datacontenttype() == "application/json"
+    [change] = data["changed"].values()
+    decoded = Decoded(
+        id=event.get_id(),
+        type=event.get_type(),
+        source=event.get_source(),
+        subject=str(event.get_subject()),
+        time=time,
+        storeid=event.get_extension("storeid"),
+        origin=event.get_extension("origin"),
+        backfillwindow=event.get_extension("backfillwindow"),
+        data_session_id=data["sessionId"],
+    )
+    published = PublishedEvent(
+        decoded.id, decoded.type, decoded.subject, time, change["new"], record
+    )
+    return decoded, published
+
+
+def decoded_by_java(line: dict[str, Any]) -> Decoded:
+    assert "error" not in line, line
+    extensions = line["extensions"]
+    return Decoded(
+        id=line["id"],
+        type=line["type"],
+        source=line["source"],
+        subject=line["subject"],
+        time=datetime.fromisoformat(line["time"]),
+        storeid=extensions.get("storeid"),
+        origin=extensions.get("origin"),
+        backfillwindow=extensions.get("backfillwindow"),
+        data_session_id=line["dataSessionId"],
+    )
+
+
+def sort_key(decoded: Decoded) -> tuple[str, str, str]:
+    return decoded.id, decoded.subject, decoded.time.isoformat()
+
+
+@pytest.mark.parametrize(
+    ("content_mode", "key_strategy"), [("structured", "session"), ("binary", "store")]
+)
+async def test_every_event_of_a_live_feed_and_a_backfill_decodes_with_both_sdks(
+    content_mode: str,
+    key_strategy: str,
+    kafka_bootstrap: str,
+    tmp_path: Path,
+    java_decoder: Path,
+) -> None:
+    events = {"content_mode": content_mode, "key_strategy": key_strategy}
+    began = now() - timedelta(seconds=1)
+    with run_simulator_in_thread(busy_store(seed=23)) as sim:
+        live = feeder_settings(
+            sim.base_url, sim.token, kafka_bootstrap, tmp_path / "cp.sqlite3", events=events
+        )
+        async with running_feed(live) as app:
+            await asyncio.sleep(3)  # the traffic model runs while the feed sweeps
+            sim.call(lambda s: s.pause())
+            paused_at = now()
+            await wait_caught_up(app, paused_at)
+        # The same window replayed by a backfill, onto topics of its own.
+        replay = feeder_settings(
+            sim.base_url, sim.token, kafka_bootstrap, tmp_path / "unused.sqlite3", events=events
+        )
+        await run_backfill(
+            replay,
+            start=began,
+            end=paused_at,
+            state_path=tmp_path / "backfill.sqlite3",
+            observer=BackfillProgress(began, paused_at, io.StringIO()),
+        )
+        transitions: list[Transition] = sim.call(lambda s: s.ground_truth())
+        sessions = {t.session_id for t in transitions}
+        stores = {
+            sid: str(sim.call(lambda s, sid=sid: s.session(sid))["storeId"]) for sid in sessions
+        }
+
+    window = f"{format_timestamp(began)}/{format_timestamp(paused_at)}"
+    origins = {
+        live.kafka.topics.events: ("live", None),
+        live.kafka.topics.fraud: ("live", None),
+        replay.kafka.topics.events: ("backfill", window),
+        replay.kafka.topics.fraud: ("backfill", window),
+    }
+    by_python: dict[str, list[Decoded]] = {}
+    published: dict[str, list[PublishedEvent]] = {}
+    for topic, (origin, backfillwindow) in origins.items():
+        by_python[topic], published[topic] = [], []
+        for record in await read_topic(kafka_bootstrap, topic):
+            if content_mode == "structured":
+                assert record.headers == {"content-type": STRUCTURED_CONTENT_TYPE.encode()}
+            else:
+                assert set(record.headers) == BINARY_HEADERS | (
+                    {"ce_backfillwindow"} if backfillwindow else set()
+                )
+            decoded, event = decode_with_python(record)
+            assert decoded.type in KIND_OF_TYPE
+            assert decoded.source == live.events.source
+            assert decoded.data_session_id == decoded.subject
+            assert decoded.storeid == stores[decoded.subject]
+            assert (decoded.origin, decoded.backfillwindow) == (origin, backfillwindow)
+            key = decoded.storeid if key_strategy == "store" else decoded.subject
+            assert record.key == str(key).encode()
+            by_python[topic].append(decoded)
+            published[topic].append(event)
+
+    # What the SDK read is what happened: one id per transition, nothing invented, nothing
+    # lasting missed (live); a backfill sees each session once, so it reports a subset.
+    kinds = assert_feed_matches_ground_truth(published[live.kafka.topics.events], transitions)
+    assert kinds["session.suspected_fraud_changed"] > 0
+    replayed = published[replay.kafka.topics.events]
+    assert replayed
+    assert [e for e in replayed if matching_transition(e, transitions) is None] == []
+    for fraud_topic, events_topic in [
+        (live.kafka.topics.fraud, live.kafka.topics.events),
+        (replay.kafka.topics.fraud, replay.kafka.topics.events),
+    ]:
+        fraud_ids = {d.id for d in by_python[events_topic] if d.type.endswith("fraud_changed")}
+        assert {d.id for d in by_python[fraud_topic]} == fraud_ids
+
+    java = decode_with_java(java_decoder, kafka_bootstrap, list(origins))
+    total = sum(len(decoded) for decoded in by_python.values())
+    logger.info(
+        "%s mode: Python SDK decoded %d of %d records, Java SDK %d of %d (%s)",
+        content_mode,
+        total,
+        total,
+        java.decoded,
+        java.records,
+        {topic: len(decoded) for topic, decoded in by_python.items()},
+    )
+    assert (java.decoded, java.records) == (total, total)
+    for topic, decoded in by_python.items():
+        from_java = [decoded_by_java(line) for line in java.lines if line["topic"] == topic]
+        assert sorted(from_java, key=sort_key) == sorted(decoded, key=sort_key), topic
