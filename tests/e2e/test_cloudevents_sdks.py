@@ -8,7 +8,6 @@ what the feeder meant: the simulator's ground truth and sessions, the settings, 
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from feeder.commands.backfill import BackfillProgress
 from feeder.core.records import STRUCTURED_CONTENT_TYPE
 from feeder.core.timestamps import format_timestamp
 from feeder.simulator.ground_truth import Transition
-from feeder.simulator.server import run_simulator_in_thread
+from feeder.simulator.server import ThreadedSimulator, run_simulator_in_thread
 from tests.e2e.harness import (
     KIND_OF_TYPE,
     PublishedEvent,
@@ -36,6 +35,7 @@ from tests.e2e.harness import (
     now,
     running_feed,
     wait_caught_up,
+    wait_until,
 )
 from tests.e2e.java_cloudevents import build_decoder, decode_with_java
 from tests.kafka_reading import ReadRecord, read_topic
@@ -119,6 +119,12 @@ def decoded_by_java(line: dict[str, Any]) -> Decoded:
     )
 
 
+def enough_traffic(sim: ThreadedSimulator) -> bool:
+    transitions = sim.call(lambda s: s.ground_truth())
+    flips = sum(t.kind == "suspected_fraud_changed" for t in transitions)
+    return len(transitions) >= 200 and flips >= 4
+
+
 def sort_key(decoded: Decoded) -> tuple[str, str, str]:
     return decoded.id, decoded.subject, decoded.time.isoformat()
 
@@ -140,7 +146,9 @@ async def test_every_event_of_a_live_feed_and_a_backfill_decodes_with_both_sdks(
             sim.base_url, sim.token, kafka_bootstrap, tmp_path / "cp.sqlite3", events=events
         )
         async with running_feed(live) as app:
-            await asyncio.sleep(3)  # the traffic model runs while the feed sweeps
+            await wait_until(  # the traffic model runs while the feed sweeps
+                lambda: enough_traffic(sim), timeout_s=60, what="200 transitions, 4 fraud flips"
+            )
             sim.call(lambda s: s.pause())
             paused_at = now()
             await wait_caught_up(app, paused_at)
@@ -203,6 +211,7 @@ async def test_every_event_of_a_live_feed_and_a_backfill_decodes_with_both_sdks(
     ]:
         fraud_ids = {d.id for d in by_python[events_topic] if d.type.endswith("fraud_changed")}
         assert {d.id for d in by_python[fraud_topic]} == fraud_ids
+    assert by_python[live.kafka.topics.fraud]
 
     java = decode_with_java(java_decoder, kafka_bootstrap, list(origins))
     total = sum(len(decoded) for decoded in by_python.values())

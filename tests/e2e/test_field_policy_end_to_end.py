@@ -3,7 +3,6 @@ restart and change with the key."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 from pathlib import Path
@@ -13,8 +12,15 @@ import orjson
 import pytest
 
 from feeder.settings import FeederSettings
-from feeder.simulator.server import run_simulator_in_thread
-from tests.e2e.harness import busy_store, feeder_settings, now, running_feed, wait_caught_up
+from feeder.simulator.server import ThreadedSimulator, run_simulator_in_thread
+from tests.e2e.harness import (
+    busy_store,
+    feeder_settings,
+    now,
+    running_feed,
+    wait_caught_up,
+    wait_until,
+)
 from tests.kafka_reading import ReadRecord, read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(240)]
@@ -56,6 +62,16 @@ def customers_of(records: list[ReadRecord], settings: FeederSettings) -> list[An
     return found
 
 
+async def more_traffic(sim: ThreadedSimulator, transitions: int) -> None:
+    """Until the traffic model has made ``transitions`` more changes."""
+    seen = sim.call(lambda s: s.last_seq)
+    await wait_until(
+        lambda: sim.call(lambda s: s.last_seq) >= seen + transitions,
+        timeout_s=60,
+        what=f"{transitions} more transitions",
+    )
+
+
 async def test_no_email_or_phone_reaches_any_topic_and_pseudonyms_are_stable(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
@@ -68,11 +84,11 @@ async def test_no_email_or_phone_reaches_any_topic_and_pseudonyms_are_stable(
             events=gdpr_policy(KEY),
         )
         async with running_feed(first) as app:
-            await asyncio.sleep(2)
+            await more_traffic(sim, 60)
             await wait_caught_up(app, now())
         before_restart = len(await every_record(kafka_bootstrap, first))
         async with running_feed(first) as app:  # a restart: the key comes from the settings again
-            await asyncio.sleep(2)
+            await more_traffic(sim, 60)
             sim.call(lambda s: s.pause())
             await wait_caught_up(app, now())
         other = feeder_settings(
