@@ -20,13 +20,15 @@ import orjson
 from kafka_io import producer
 from processes import AdminClient
 
+from feeder.core.encoding import EventEncoding
 from feeder.core.page_plan import PagePlan, parse_page, plan_page
 from feeder.core.records import OutgoingRecord, TopicNames, page_records
 from feeder.core.snapshot import parse_session
 from feeder.sink.partition_batches import send_in_batches
 from feeder.source.page import format_api_timestamp
 
-EVENT_SOURCE = "urn:aifi:oasis:sessions"  # the feeder's default, so the bytes are the same
+# The feeder's defaults, so the bytes are the same.
+ENCODING = EventEncoding(source="urn:aifi:oasis:sessions")
 
 
 def fetch_pages(base_url: str, start: datetime, end: datetime, pages: int) -> list[bytes]:
@@ -108,7 +110,6 @@ def measure_floor(
                 parsed,
                 {},
                 feed_start=start,
-                late_before=start,
                 now=end,
                 previous_updated_at=None,
             )
@@ -119,7 +120,7 @@ def measure_floor(
 
     def encode_all() -> list[list[OutgoingRecord]]:
         return [
-            page_records(plan, source=EVENT_SOURCE, topics=topics, received_at=end)
+            page_records(plan, encoding=ENCODING, topics=topics, received_at=end)
             for plan in plans
         ]
 

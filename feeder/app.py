@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from feeder.checkpoint import CheckpointStore, MemoryCheckpointStore, SqliteCheckpointStore
 from feeder.checkpoint.exclusive import exclusive_checkpoint
+from feeder.core.encoding import LIVE, ContentMode, EventEncoding, KeyStrategy, Origin, backfill
 from feeder.core.records import TopicNames
 from feeder.core.state import FeedPosition
 from feeder.core.timestamps import EPOCH
@@ -57,6 +58,18 @@ def topic_names(settings: FeederSettings) -> TopicNames:
     return TopicNames(topics.events, topics.fraud, topics.state, topics.dead_letter)
 
 
+def event_encoding(settings: FeederSettings, origin: Origin) -> EventEncoding:
+    """How this run's events are encoded: the settings, and whether it is live or a backfill."""
+    events = settings.events
+    return EventEncoding(
+        source=events.source,
+        content_mode=ContentMode(events.content_mode),
+        origin=origin,
+        field_policy=events.field_policy(),
+        key_strategy=KeyStrategy(events.key_strategy),
+    )
+
+
 @contextlib.asynccontextmanager
 async def open_store(settings: CheckpointSettings) -> AsyncIterator[CheckpointStore]:
     """The configured store; a SQLite checkpoint is held exclusively while it is open."""
@@ -77,6 +90,7 @@ async def _open_sweeper(
     store: CheckpointStore,
     *,
     start: datetime,
+    origin: Origin,
     clock: Clock,
     api_observer: ApiObserver,
     sweep_observer: SweepObserver,
@@ -96,7 +110,7 @@ async def _open_sweeper(
             poll_interval_s=settings.sweep.poll_interval_s,
             reread_delays_s=reread_delays_s,
             max_record_bytes=settings.kafka.max_record_bytes,
-            event_source=settings.events.source,
+            encoding=event_encoding(settings, origin),
             topics=topic_names(settings),
         ),
         position=await Sweeper.resume_position(store, start, reread_delays_s),
@@ -119,7 +133,8 @@ async def run_backfill(
 
     The backfill keeps its own SQLite state at ``state_path``: running it again with the same
     path resumes where it stopped. Events carry the same deterministic ids the live feed gives
-    the same transitions, so consumers can dedupe any overlap.
+    the same transitions, so consumers can dedupe any overlap, and are marked as a replay of
+    ``[start, end]`` (``origin=backfill``, ``backfillwindow``).
     """
     async with contextlib.AsyncExitStack() as stack:
         store = await stack.enter_async_context(
@@ -130,6 +145,7 @@ async def run_backfill(
             settings,
             store,
             start=start,
+            origin=backfill(start, end),
             clock=clock,
             api_observer=NO_OP_OBSERVER,
             sweep_observer=observer,
@@ -174,6 +190,7 @@ class FeedApp:
                 settings,
                 store,
                 start=feed_start(settings.sweep.start_position, self.clock()),
+                origin=LIVE,
                 clock=self.clock,
                 api_observer=self.metrics,
                 sweep_observer=self.metrics,

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from feeder.checkpoint import CheckpointStore
+from feeder.core.encoding import EventEncoding
 from feeder.core.oversize import bound_sizes
 from feeder.core.page_plan import PagePlan, parse_page, plan_page
 from feeder.core.passes import (
@@ -104,7 +105,7 @@ class SweepConfig:
     poll_interval_s: float
     reread_delays_s: tuple[float, ...]
     max_record_bytes: int
-    event_source: str
+    encoding: EventEncoding
     topics: TopicNames
 
 
@@ -265,7 +266,7 @@ class Sweeper:
         self._note_surprises(sweep, plan)
         records = bound_sizes(
             page_records(
-                plan, source=self._config.event_source, topics=self._config.topics, received_at=now
+                plan, encoding=self._config.encoding, topics=self._config.topics, received_at=now
             ),
             max_record_bytes=self._config.max_record_bytes,
             topics=self._config.topics,

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from feeder.core.records import DLQ_FIELD, DLQ_REASON, DLQ_RECEIVED_AT
+from feeder.core.records import CE_PREFIX, CONTENT_TYPE, DLQ_FIELD, DLQ_REASON, DLQ_RECEIVED_AT
 from feeder.settings import TopicSettings
 
 _RAW_PREVIEW_CHARS = 160
@@ -54,7 +54,7 @@ class TailedRecord:
             return None
         if isinstance(self.value, dict) and isinstance(self.value.get("type"), str):
             return str(self.value["type"])
-        return self.headers.get("ce_type")
+        return None
 
     @property
     def session(self) -> Mapping[str, Any] | None:
@@ -70,6 +70,11 @@ class TailedRecord:
 
     @property
     def session_id(self) -> str | None:
+        # An event's key may be its store (FEEDER_EVENTS__KEY_STRATEGY=store); its subject is not.
+        value = self.value
+        is_event = self.kind in (TopicKind.EVENTS, TopicKind.FRAUD)
+        if is_event and isinstance(value, dict) and isinstance(value.get("subject"), str):
+            return str(value["subject"])
         if self.key is not None:
             return self.key
         session = self.session
@@ -101,19 +106,36 @@ class ConsumedMessage(Protocol):
     def headers(self) -> Sequence[tuple[str, bytes]]: ...
 
 
+def _structured(headers: Mapping[str, str], data: Any) -> dict[str, Any]:
+    """A binary-mode event as the one JSON object structured mode would have carried."""
+    event: dict[str, Any] = {
+        name.removeprefix(CE_PREFIX): text
+        for name, text in headers.items()
+        if name.startswith(CE_PREFIX)
+    }
+    if CONTENT_TYPE in headers:
+        event["datacontenttype"] = headers[CONTENT_TYPE]
+    event["data"] = data
+    return event
+
+
 def decode(kind: TopicKind, message: ConsumedMessage) -> TailedRecord:
+    """The record; an event in binary mode is shown as its structured-mode JSON object."""
     raw = message.value or b""
     try:
         parsed: Any = orjson.loads(raw)
     except orjson.JSONDecodeError:
         parsed = None
+    headers = {name: data.decode(errors="replace") for name, data in message.headers}
+    if kind in (TopicKind.EVENTS, TopicKind.FRAUD) and f"{CE_PREFIX}specversion" in headers:
+        parsed = _structured(headers, parsed)
     return TailedRecord(
         kind=kind,
         topic=message.topic,
         partition=message.partition,
         offset=message.offset,
         key=None if message.key is None else message.key.decode(errors="replace"),
-        headers={name: data.decode(errors="replace") for name, data in message.headers},
+        headers=headers,
         value=parsed,
         raw_value=raw,
     )

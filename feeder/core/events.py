@@ -1,4 +1,8 @@
-"""CloudEvents 1.0 (structured JSON) for changes, with deterministic ids."""
+"""CloudEvents 1.0 for changes: their context attributes and data, with deterministic ids.
+
+How they are laid out on a Kafka record (structured or binary mode) is
+:mod:`feeder.core.records`' business.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from feeder.core.diff import Change, EventType, FieldValue, toggle_key
+from feeder.core.encoding import EventEncoding
 from feeder.core.snapshot import SessionSnapshot
 from feeder.core.timestamps import format_timestamp
 
@@ -93,24 +98,29 @@ def change_events(snapshot: SessionSnapshot, changes: list[Change]) -> list[Chan
     ]
 
 
-def cloudevent(event: ChangeEvent, source: str, *, session: object = None) -> dict[str, object]:
-    """The structured-mode CloudEvent: ``data`` holds the session as received and the change.
-
-    ``session``, if given, stands in for ``event.session``: the same session already encoded
-    (an ``orjson.Fragment``), so a session with several events is serialised once.
-    """
-    envelope: dict[str, object] = {
+def event_attributes(event: ChangeEvent, encoding: EventEncoding) -> dict[str, str]:
+    """Every context attribute but ``data``: the required and optional ones, then the extensions
+    ``storeid`` (when the session has one), ``origin`` and, for a backfill, ``backfillwindow``."""
+    attributes = {
         "specversion": SPEC_VERSION,
         "id": event.id,
-        "source": source,
+        "source": encoding.source,
         "type": event.type.value,
         "time": format_timestamp(event.time),
         "subject": event.subject,
         "datacontenttype": DATA_CONTENT_TYPE,
     }
     if event.store_id is not None:
-        envelope["storeid"] = event.store_id
-    envelope["data"] = {
+        attributes["storeid"] = event.store_id
+    attributes.update(encoding.origin.extensions())
+    return attributes
+
+
+def event_data(event: ChangeEvent, *, session: object) -> dict[str, object]:
+    """``data``: the session id, the change with its old and new value, and ``session``, which is
+    ``event.session`` after the field policy (often already encoded, as an ``orjson.Fragment``,
+    so a session with several events is serialised once)."""
+    return {
         "sessionId": event.subject,
         "changed": {
             event.change.field: {
@@ -118,6 +128,18 @@ def cloudevent(event: ChangeEvent, source: str, *, session: object = None) -> di
                 "new": _wire_value(event.change.new),
             }
         },
-        "session": event.session if session is None else session,
+        "session": session,
     }
-    return envelope
+
+
+def cloudevent(
+    event: ChangeEvent, encoding: EventEncoding, *, session: object = None
+) -> dict[str, object]:
+    """The whole event as one JSON object (the structured mode's value).
+
+    ``session`` stands in for ``event.session`` (see :func:`event_data`); by default it is
+    ``event.session`` with the encoding's field policy applied.
+    """
+    if session is None:
+        session = encoding.field_policy.apply(event.session)
+    return {**event_attributes(event, encoding), "data": event_data(event, session=session)}

@@ -2,7 +2,8 @@
 
 Kafka refuses a record over the topic's ``max.message.bytes``; retrying it would stall the feed
 forever on one huge session. The stand-in on the dead-letter topic says which record it was
-(topic, key, size, its ``ce_*`` headers) and why; the raw record cannot be kept whole there.
+(topic, key, size, its headers, and for an event its id and type) and why; the raw record cannot
+be kept whole there.
 """
 
 from __future__ import annotations
@@ -29,15 +30,17 @@ def _stand_in(
         f"a record of {size} bytes for {record.topic} exceeds FEEDER_KAFKA__MAX_RECORD_BYTES="
         f"{max_record_bytes}; not sent"
     )
-    value = orjson.dumps(
-        {
-            "reason": reason,
-            "topic": record.topic,
-            "key": None if record.key is None else record.key.decode(errors="replace"),
-            "bytes": size,
-            "headers": {name: data.decode(errors="replace") for name, data in record.headers},
-        }
-    )
+    document: dict[str, object] = {
+        "reason": reason,
+        "topic": record.topic,
+        "key": None if record.key is None else record.key.decode(errors="replace"),
+        "bytes": size,
+        "headers": {name: data.decode(errors="replace") for name, data in record.headers},
+    }
+    if record.event_type is not None:
+        # A structured-mode event has no ce_ headers to say which event it was.
+        document["event"] = {"id": record.event_id, "type": record.event_type.value}
+    value = orjson.dumps(document)
     headers = (
         (DLQ_REASON, reason.encode()),
         (DLQ_RECEIVED_AT, format_timestamp(received_at).encode()),

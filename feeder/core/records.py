@@ -1,4 +1,20 @@
-"""Kafka records for events, latest states and dead letters (bytes in, no client here)."""
+"""Kafka records for events, latest states and dead letters (bytes in, no client here).
+
+Events follow the CloudEvents Kafka protocol binding 1.0.2 in the encoding's content mode:
+
+- structured: the value is the whole event as JSON, with only ``content-type:
+  application/cloudevents+json; charset=UTF-8`` beside it. No ``ce_`` routing headers: the
+  CloudEvents Python SDK (2.2) reads any record with a ``ce_`` header as binary mode and then finds
+  no ``source``.
+- binary: the value is ``data`` as JSON, ``content-type`` is ``datacontenttype``
+  (``application/json``) and every other attribute, extensions included, is a ``ce_<name>``
+  header.
+
+State records and dead letters are not CloudEvents (plain JSON, ``content-type:
+application/json``, no ``ce_`` header): a compacted table of latest states and a quarantine of
+records that failed validation are not occurrences, and no CloudEvents reader should take them
+for one. The field policy applies to all of them.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +24,15 @@ from datetime import datetime
 import orjson
 
 from feeder.core.diff import EventType
-from feeder.core.events import DATA_CONTENT_TYPE, ChangeEvent, cloudevent
+from feeder.core.encoding import ContentMode, EventEncoding, KeyStrategy
+from feeder.core.events import (
+    DATA_CONTENT_TYPE,
+    ChangeEvent,
+    cloudevent,
+    event_attributes,
+    event_data,
+)
+from feeder.core.field_policy import FieldPolicy
 from feeder.core.page_plan import DeadLetter, PagePlan
 from feeder.core.snapshot import SessionSnapshot
 from feeder.core.timestamps import format_timestamp
@@ -32,7 +56,8 @@ class TopicNames:
 @dataclass(frozen=True, slots=True)
 class OutgoingRecord:
     """One Kafka record; ``change_time`` (for events) feeds the freshness metric;
-    ``oversized_from`` names the topic a too-large record was meant for (its stand-in here)."""
+    ``oversized_from`` names the topic a too-large record was meant for (its stand-in here);
+    ``event_id`` names the event an event record carries."""
 
     topic: str
     key: bytes | None
@@ -41,79 +66,117 @@ class OutgoingRecord:
     event_type: EventType | None = None
     change_time: datetime | None = None
     oversized_from: str | None = None
+    event_id: str | None = None
 
 
+CONTENT_TYPE = "content-type"
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
+CE_PREFIX = "ce_"
 _JSON = DATA_CONTENT_TYPE.encode()
+_STRUCTURED_HEADERS: Headers = ((CONTENT_TYPE, STRUCTURED_CONTENT_TYPE.encode()),)
+
+
+def binary_headers(attributes: dict[str, str]) -> Headers:
+    """The binary mode's headers: ``ce_<name>`` per attribute, ``datacontenttype`` as
+    ``content-type``."""
+    headers = [
+        (CE_PREFIX + name, text.encode())
+        for name, text in attributes.items()
+        if name != "datacontenttype"
+    ]
+    headers.append((CONTENT_TYPE, attributes["datacontenttype"].encode()))
+    return tuple(headers)
+
+
+def event_key(event: ChangeEvent, strategy: KeyStrategy) -> bytes:
+    """The record key: the session id, or the store id (the session id when it has none)."""
+    if strategy is KeyStrategy.STORE and event.store_id is not None:
+        return event.store_id.encode()
+    return event.subject.encode()
 
 
 def event_records(
-    event: ChangeEvent, source: str, topics: TopicNames, *, session_json: bytes | None = None
+    event: ChangeEvent,
+    encoding: EventEncoding,
+    topics: TopicNames,
+    *,
+    session_json: bytes | None = None,
 ) -> list[OutgoingRecord]:
     """The event on the all-events topic, and on the fraud topic if it is a fraud change.
 
-    ``session_json`` is ``orjson.dumps(event.session)`` when the caller already has it.
+    ``session_json`` is the event's session already encoded with the field policy applied, when
+    the caller has it; otherwise the policy is applied here.
     """
-    session = None if session_json is None else orjson.Fragment(session_json)
-    value = orjson.dumps(cloudevent(event, source, session=session))
-    headers: Headers = (
-        ("ce_type", event.type.value.encode()),
-        ("ce_id", event.id.encode()),
-        ("ce_time", format_timestamp(event.time).encode()),
-        ("content-type", _JSON),
+    session: object = (
+        encoding.field_policy.apply(event.session)
+        if session_json is None
+        else orjson.Fragment(session_json)
     )
-    key = event.subject.encode()
+    if encoding.content_mode is ContentMode.STRUCTURED:
+        value = orjson.dumps(cloudevent(event, encoding, session=session))
+        headers = _STRUCTURED_HEADERS
+    else:
+        value = orjson.dumps(event_data(event, session=session))
+        headers = binary_headers(event_attributes(event, encoding))
+    key = event_key(event, encoding.key_strategy)
     destinations = [topics.events]
     if event.type is EventType.SUSPECTED_FRAUD_CHANGED:
         destinations.append(topics.fraud)
     return [
-        OutgoingRecord(topic, key, value, headers, event.type, event.time) for topic in destinations
+        OutgoingRecord(topic, key, value, headers, event.type, event.time, event_id=event.id)
+        for topic in destinations
     ]
 
 
 def state_record(
-    snapshot: SessionSnapshot, topics: TopicNames, *, session_json: bytes | None = None
+    snapshot: SessionSnapshot, topics: TopicNames, session_json: bytes
 ) -> OutgoingRecord:
-    """The session as received, keyed by id, for the compacted latest-state topic.
-
-    ``session_json`` is ``orjson.dumps(snapshot.raw)`` when the caller already has it.
-    """
+    """The session as received (after the field policy: ``session_json``), keyed by id, for the
+    compacted latest-state topic."""
     return OutgoingRecord(
         topic=topics.state,
         key=snapshot.session_id.encode(),
-        value=orjson.dumps(snapshot.raw) if session_json is None else session_json,
-        headers=(("content-type", _JSON),),
+        value=session_json,
+        headers=((CONTENT_TYPE, _JSON),),
     )
 
 
 def dead_letter_record(
-    letter: DeadLetter, topics: TopicNames, received_at: datetime
+    letter: DeadLetter, topics: TopicNames, received_at: datetime, *, policy: FieldPolicy
 ) -> OutgoingRecord:
-    """The raw record kept whole as the value; why it failed in the headers."""
+    """The raw record as the value, kept whole but for the field policy; why it failed in the
+    headers."""
     headers: list[tuple[str, bytes]] = [
         (DLQ_REASON, letter.reason.encode()),
         (DLQ_RECEIVED_AT, format_timestamp(received_at).encode()),
-        ("content-type", _JSON),
+        (CONTENT_TYPE, _JSON),
     ]
     if letter.field is not None:
         headers.insert(1, (DLQ_FIELD, letter.field.encode()))
-    return OutgoingRecord(topics.dead_letter, None, orjson.dumps(letter.raw), tuple(headers))
+    value = orjson.dumps(policy.apply_to_raw(letter.raw))
+    return OutgoingRecord(topics.dead_letter, None, value, tuple(headers))
 
 
 def page_records(
-    plan: PagePlan, *, source: str, topics: TopicNames, received_at: datetime
+    plan: PagePlan, *, encoding: EventEncoding, topics: TopicNames, received_at: datetime
 ) -> list[OutgoingRecord]:
     """Every record a page produces, events first so consumers see changes before states."""
-    # Every event embeds its whole session, and the state record is that session again: encode
-    # each session once. Events only come from fresh snapshots, whose raw records the plan keeps
-    # alive, so their ids are stable keys here.
-    session_json = {id(snapshot.raw): orjson.dumps(snapshot.raw) for snapshot in plan.fresh}
+    # Every event embeds its whole session, and the state record is that session again: apply
+    # the field policy to each session and encode it once. Events only come from fresh
+    # snapshots, whose raw records the plan keeps alive, so their ids are stable keys here.
+    policy = encoding.field_policy
+    session_json = {
+        id(snapshot.raw): orjson.dumps(policy.apply(snapshot.raw)) for snapshot in plan.fresh
+    }
     records: list[OutgoingRecord] = []
     for event in plan.events:
         encoded = session_json.get(id(event.session))
-        records.extend(event_records(event, source, topics, session_json=encoded))
+        records.extend(event_records(event, encoding, topics, session_json=encoded))
     records.extend(
-        state_record(snapshot, topics, session_json=session_json[id(snapshot.raw)])
-        for snapshot in plan.fresh
+        state_record(snapshot, topics, session_json[id(snapshot.raw)]) for snapshot in plan.fresh
     )
-    records.extend(dead_letter_record(letter, topics, received_at) for letter in plan.dead_letters)
+    records.extend(
+        dead_letter_record(letter, topics, received_at, policy=policy)
+        for letter in plan.dead_letters
+    )
     return records

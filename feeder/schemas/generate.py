@@ -1,13 +1,17 @@
 """The files under ``schemas/``: one JSON Schema per record feeder publishes, and an example each.
 
-Examples are not written by hand: one simulated visit (created, code scanned, entered, flagged,
-left, closed) is diffed and encoded by :mod:`feeder.core`, so every example is a real event.
+Per event type ``T``: ``T.schema.json`` is the CloudEvent (the value of a structured-mode record)
+and ``T.binary.schema.json`` the whole binary-mode record (key, ``ce_`` headers, ``data`` as the
+value). Examples are not written by hand: one simulated visit (created, code scanned, entered,
+flagged, left, closed) is diffed and encoded by :mod:`feeder.core`, so every example is a real
+event.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,20 +22,28 @@ from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import CoreSchema
 
 from feeder.core.diff import EventType, apply_version
+from feeder.core.encoding import ContentMode, EventEncoding
 from feeder.core.events import ChangeEvent, change_events, cloudevent
+from feeder.core.field_policy import KEEP_EVERYTHING
 from feeder.core.page_plan import parse_page
-from feeder.core.records import TopicNames, dead_letter_record
+from feeder.core.records import TopicNames, dead_letter_record, event_records
 from feeder.core.snapshot import parse_session
 from feeder.core.state import SessionState, fingerprint
 from feeder.core.timestamps import format_timestamp
-from feeder.schemas.models import DeadLetterRecord, Session, event_model
+from feeder.schemas.models import (
+    DeadLetterRecord,
+    Session,
+    binary_event_record_model,
+    event_model,
+)
 from feeder.settings import EventSettings, TopicSettings
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ID_PREFIX = "urn:feeder:schema:"
 STATE_NAME = "session-state"
 DEAD_LETTER_NAME = "dead-letter"
-EXAMPLE_SOURCE: str = EventSettings().source
+EXAMPLE_ENCODING = EventEncoding(source=EventSettings().source)
+BINARY_SUFFIX = ".binary"
 _EXAMPLE_START = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
@@ -47,9 +59,18 @@ def _schema(model: type[BaseModel], name: str) -> dict[str, Any]:
     return {"$schema": DIALECT, "$id": f"{ID_PREFIX}{name}", **body}
 
 
+def binary_name(event_type: EventType) -> str:
+    """The document name of ``event_type``'s binary-mode record."""
+    return f"{event_type.value}{BINARY_SUFFIX}"
+
+
 def schema_names() -> list[str]:
     """Every document name, event types first (file ``<name>.schema.json``)."""
-    return [event_type.value for event_type in EventType] + [STATE_NAME, DEAD_LETTER_NAME]
+    return (
+        [event_type.value for event_type in EventType]
+        + [binary_name(event_type) for event_type in EventType]
+        + [STATE_NAME, DEAD_LETTER_NAME]
+    )
 
 
 def schema_documents() -> dict[str, dict[str, Any]]:
@@ -58,6 +79,9 @@ def schema_documents() -> dict[str, dict[str, Any]]:
         event_type.value: _schema(event_model(event_type), event_type.value)
         for event_type in EventType
     }
+    for event_type in EventType:
+        name = binary_name(event_type)
+        documents[name] = _schema(binary_event_record_model(event_type), name)
     documents[STATE_NAME] = _schema(Session, STATE_NAME)
     documents[DEAD_LETTER_NAME] = _schema(DeadLetterRecord, DEAD_LETTER_NAME)
     return documents
@@ -126,10 +150,11 @@ def example_events() -> dict[EventType, ChangeEvent]:
     return found
 
 
-def dead_letter_document(
+def record_document(
     key: bytes | None, headers: Iterable[tuple[str, bytes]], value: bytes
 ) -> dict[str, Any]:
-    """A dead-letter Kafka record as the JSON document its schema describes."""
+    """A Kafka record (a dead letter, a binary-mode event) as the JSON document its schema
+    describes: the key and headers as text, the value as JSON."""
     return {
         "key": None if key is None else key.decode(),
         "headers": {name: raw.decode() for name, raw in headers},
@@ -139,17 +164,23 @@ def dead_letter_document(
 
 def example_documents() -> dict[str, Any]:
     """One example per document name."""
-    examples: dict[str, Any] = {
-        event_type.value: cloudevent(event, EXAMPLE_SOURCE)
-        for event_type, event in sorted(example_events().items())
-    }
+    settings = TopicSettings()
+    topics = TopicNames(settings.events, settings.fraud, settings.state, settings.dead_letter)
+    binary = replace(EXAMPLE_ENCODING, content_mode=ContentMode.BINARY)
+    examples: dict[str, Any] = {}
+    for event_type, event in sorted(example_events().items()):
+        examples[event_type.value] = cloudevent(event, EXAMPLE_ENCODING)
+        record = event_records(event, binary, topics)[0]
+        examples[binary_name(event_type)] = record_document(
+            record.key, record.headers, record.value
+        )
     examples[STATE_NAME] = _visit_steps()[-1]
     bad = example_session_record(updatedAt="yesterday afternoon")
     (letter,) = parse_page([bad]).dead_letters
-    settings = TopicSettings()
-    topics = TopicNames(settings.events, settings.fraud, settings.state, settings.dead_letter)
-    record = dead_letter_record(letter, topics, _EXAMPLE_START + timedelta(seconds=1))
-    examples[DEAD_LETTER_NAME] = dead_letter_document(record.key, record.headers, record.value)
+    record = dead_letter_record(
+        letter, topics, _EXAMPLE_START + timedelta(seconds=1), policy=KEEP_EVERYTHING
+    )
+    examples[DEAD_LETTER_NAME] = record_document(record.key, record.headers, record.value)
     return examples
 
 

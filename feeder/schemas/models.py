@@ -4,7 +4,7 @@ Only the edges of the contract are modelled here: :mod:`feeder.core.events` and
 :mod:`feeder.core.records` produce the records, and the tests check that what they produce
 validates. Envelopes are closed (``additionalProperties: false``) so a field added in code
 without a schema change fails those tests; the session is open, because it is the API's record
-passed through untouched (unknown fields included).
+passed through (unknown fields included), but for what the field policy drops or pseudonymises.
 """
 
 from __future__ import annotations
@@ -16,16 +16,22 @@ from pydantic.json_schema import SkipJsonSchema
 
 from feeder.core.diff import EventType
 from feeder.core.events import DATA_CONTENT_TYPE, SPEC_VERSION
-from feeder.core.records import DLQ_FIELD, DLQ_REASON, DLQ_RECEIVED_AT
+from feeder.core.records import (
+    CE_PREFIX,
+    CONTENT_TYPE,
+    DLQ_FIELD,
+    DLQ_REASON,
+    DLQ_RECEIVED_AT,
+    STRUCTURED_CONTENT_TYPE,
+)
 
 # format_timestamp: UTC, milliseconds (or microseconds when present), a trailing Z.
+_TIMESTAMP = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.(\d{3}|\d{6})Z"
 FeederTimestamp = Annotated[
     str,
-    Field(
-        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.(\d{3}|\d{6})Z$",
-        json_schema_extra={"format": "date-time"},
-    ),
+    Field(pattern=f"^{_TIMESTAMP}$", json_schema_extra={"format": "date-time"}),
 ]
+BACKFILL_WINDOW_PATTERN = f"^{_TIMESTAMP}/{_TIMESTAMP}$"
 ApiTimestamp = Annotated[
     str | None,
     Field(description="ISO-8601 as the API wrote it; null while it has not happened"),
@@ -37,20 +43,16 @@ def _drop_default(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 
 
-def _omitted_when_absent(description: str) -> Any:
-    """A field that is left out rather than written as null (the schema shows no null)."""
-    return Field(None, description=description, json_schema_extra=_drop_default)
-
-
 class _Closed(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class Session(BaseModel):
-    """A session record exactly as the Oasis API returned it.
+    """A session record as the Oasis API returned it, after the field policy.
 
     Only the fields feeder validates are typed; the others are listed for reference and pass
-    through whatever the API sends.
+    through whatever the API sends, unless FEEDER_EVENTS__DROP_FIELDS leaves them out or
+    FEEDER_EVENTS__PSEUDONYMISE_FIELDS replaces them by a pseudonym (64 hex digits).
     """
 
     model_config = ConfigDict(
@@ -142,8 +144,9 @@ def _title(event_type: EventType) -> str:
     return "".join(part.capitalize() for part in event_type.value.replace(".", "_").split("_"))
 
 
-def event_model(event_type: EventType) -> type[BaseModel]:
-    """The CloudEvent (structured JSON) feeder publishes for ``event_type``."""
+def event_data_model(event_type: EventType) -> type[BaseModel]:
+    """``data`` of an ``event_type`` event: in structured mode inside the event, in binary mode
+    the record's whole value."""
     field, change_model = CHANGED_FIELDS[event_type]
     title = _title(event_type)
     changed = create_model(
@@ -151,41 +154,138 @@ def event_model(event_type: EventType) -> type[BaseModel]:
         __config__=ConfigDict(extra="forbid", title=f"{title}Diff"),
         changed_field=(change_model, Field(alias=field)),
     )
-    data = create_model(
+    return create_model(
         f"{title}Data",
         __config__=ConfigDict(extra="forbid", title=f"{title}Data"),
         session_id=(SessionIdText, Field(alias="sessionId", description="same as subject")),
         changed=(changed, Field(description="the changed field with its old and new value")),
-        session=(Session, Field(description="the session as received, unknown fields included")),
-    )
-    envelope: type[BaseModel] = create_model(
-        f"{title}Event",
-        __config__=ConfigDict(
-            extra="forbid",
-            title=f"{event_type.value} CloudEvent",
-            json_schema_extra={"description": f"{EVENT_DESCRIPTIONS[event_type]}."},
+        session=(
+            Session,
+            Field(description="the session as received, after the field policy"),
         ),
-        specversion=(_const(SPEC_VERSION), ...),
-        id=(
+    )
+
+
+def _attribute_fields(event_type: EventType, *, header_prefix: str = "") -> dict[str, Any]:
+    """The context attributes but ``data``, as fields named after them; with ``header_prefix``,
+    aliased as the binary mode's headers (``ce_id``, …), ``datacontenttype`` left out."""
+
+    def attribute(name: str, default: Any = ..., **details: Any) -> Any:
+        alias = f"{header_prefix}{name}" if header_prefix else None
+        return Field(default, alias=alias, **details)
+
+    def left_out_when_absent(name: str, description: str, **details: Any) -> Any:
+        """An attribute left out rather than written as null (the schema shows no null)."""
+        return attribute(
+            name, None, description=description, json_schema_extra=_drop_default, **details
+        )
+
+    fields: dict[str, Any] = {
+        "specversion": (_const(SPEC_VERSION), attribute("specversion")),
+        "id": (
             str,
-            Field(
+            attribute(
+                "id",
                 json_schema_extra={"format": "uuid"},
                 description="UUIDv5 of session, type and transition: the same change always "
                 "has the same id, so consumers can dedupe re-sent events",
             ),
         ),
-        source=(str, Field(min_length=1, description="FEEDER_EVENTS__SOURCE")),
-        type=(_const(event_type.value), ...),
-        time=(FeederTimestamp, Field(description="when the change happened, by the API's clock")),
-        subject=(SessionIdText, Field(description="the session id; also the Kafka key")),
-        datacontenttype=(_const(DATA_CONTENT_TYPE), ...),
-        storeid=(
-            _string_or_left_out(),
-            _omitted_when_absent("extension: the session's storeId; left out when it has none"),
+        "source": (str, attribute("source", min_length=1, description="FEEDER_EVENTS__SOURCE")),
+        "type": (_const(event_type.value), attribute("type")),
+        "time": (
+            FeederTimestamp,
+            attribute("time", description="when the change happened, by the API's clock"),
         ),
-        data=(data, ...),
+        "subject": (SessionIdText, attribute("subject", description="the session id")),
+    }
+    if not header_prefix:  # in binary mode, the content-type header stands for it
+        fields["datacontenttype"] = (_const(DATA_CONTENT_TYPE), ...)
+    fields |= {
+        "storeid": (
+            _string_or_left_out(),
+            left_out_when_absent(
+                "storeid", "extension: the session's storeId; left out when it has none"
+            ),
+        ),
+        "origin": (
+            Literal["live", "backfill"],
+            attribute(
+                "origin",
+                description="extension: live for the live feed, backfill for a replay of a "
+                "past window (`feeder backfill`); alerting consumers skip backfill",
+            ),
+        ),
+        "backfillwindow": (
+            Annotated[str, Field(pattern=BACKFILL_WINDOW_PATTERN)]
+            | cast(Any, SkipJsonSchema)[None],
+            left_out_when_absent(
+                "backfillwindow",
+                "extension, with origin=backfill only: the replayed window as an ISO 8601 "
+                "interval, start/end",
+            ),
+        ),
+    }
+    return fields
+
+
+def event_model(event_type: EventType) -> type[BaseModel]:
+    """The CloudEvent (JSON format) feeder publishes for ``event_type``: in structured mode (the
+    default) the record's value, with ``content-type: application/cloudevents+json;
+    charset=UTF-8``."""
+    title = _title(event_type)
+    envelope: type[BaseModel] = create_model(
+        f"{title}Event",
+        __config__=ConfigDict(
+            extra="forbid",
+            title=f"{event_type.value} CloudEvent",
+            json_schema_extra={
+                "description": f"{EVENT_DESCRIPTIONS[event_type]}. In structured mode this is "
+                "the Kafka record's value (header content-type: "
+                f"{STRUCTURED_CONTENT_TYPE})."
+            },
+        ),
+        **_attribute_fields(event_type),
+        data=(event_data_model(event_type), ...),
     )
     return envelope
+
+
+def binary_event_record_model(event_type: EventType) -> type[BaseModel]:
+    """A binary-mode Kafka record of an ``event_type`` event: key, headers (decoded as UTF-8)
+    and value."""
+    title = _title(event_type)
+    headers = create_model(
+        f"{title}BinaryHeaders",
+        __config__=ConfigDict(extra="forbid", populate_by_name=True, title=f"{title}BinaryHeaders"),
+        **_attribute_fields(event_type, header_prefix=CE_PREFIX),
+        content_type=(
+            _const(DATA_CONTENT_TYPE),
+            Field(alias=CONTENT_TYPE, description="the datacontenttype attribute"),
+        ),
+    )
+    record: type[BaseModel] = create_model(
+        f"{title}BinaryRecord",
+        __config__=ConfigDict(
+            extra="forbid",
+            title=f"{event_type.value} CloudEvent, binary mode (Kafka record)",
+            json_schema_extra={
+                "description": f"{EVENT_DESCRIPTIONS[event_type]}. With "
+                "FEEDER_EVENTS__CONTENT_MODE=binary: every attribute is a ce_ header, the "
+                "value is data."
+            },
+        ),
+        key=(
+            str,
+            Field(
+                description="the session id, or the store id with "
+                "FEEDER_EVENTS__KEY_STRATEGY=store (the session id when it has none)"
+            ),
+        ),
+        headers=(headers, ...),
+        value=(event_data_model(event_type), Field(description="data, as JSON")),
+    )
+    return record
 
 
 class DeadLetterHeaders(BaseModel):
@@ -213,4 +313,7 @@ class DeadLetterRecord(BaseModel):
 
     key: None = Field(description="dead letters have no key")
     headers: DeadLetterHeaders
-    value: Any = Field(description="the record exactly as the API sent it (any JSON value)")
+    value: Any = Field(
+        description="the record as the API sent it (any JSON value), after the field policy; "
+        "null when a field policy is set and the record is not a JSON object"
+    )

@@ -63,9 +63,11 @@ def feeder_settings(
     checkpoint: Path,
     *,
     page_size: int = 200,
+    events: dict[str, object] | None = None,
     **sweep: object,
 ) -> FeederSettings:
-    """Fast-polling settings against the simulator, with topics no other test uses."""
+    """Fast-polling settings against the simulator, with topics no other test uses; ``events``
+    are the event settings (content mode, field policy, …)."""
     suffix = uuid.uuid4().hex[:8]
     sweep_settings = {
         "start_position": "earliest",
@@ -101,6 +103,7 @@ def feeder_settings(
                 },
             },
             "checkpoint": {"backend": "sqlite", "path": str(checkpoint)},
+            "events": events or {},
             "observability": {"port": 0},
         }
     )

@@ -90,6 +90,20 @@ def test_invalid_settings_are_named_before_anything_starts() -> None:
     assert "FEEDER_SWEEP__LOOK_BACK_S" in result.stderr
 
 
+def test_a_field_policy_naming_a_field_the_feed_needs_stops_the_feed_at_start_up() -> None:
+    result = feeder(
+        "run",
+        env={
+            "FEEDER_API__TOKEN": "x",
+            "FEEDER_EVENTS__DROP_FIELDS": '["customer.firstName", "suspectedFraud"]',
+        },
+    )
+    assert result.returncode == 2
+    assert "FEEDER_EVENTS__DROP_FIELDS: 'suspectedFraud' would drop a field the feed needs" in (
+        result.stderr
+    )
+
+
 def test_backfill_publishes_a_past_window_and_resumes_without_the_live_checkpoint(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:

@@ -217,3 +217,23 @@ async def test_a_hot_sessions_entry_and_flag_are_published_while_it_keeps_changi
         expect = feed_expectations(sim, app)
     ground_truth_report.append(expect.summary())
     assert_exactly_once(await published_events(kafka_bootstrap, topic), expect)
+
+
+async def test_fraud_topic_carries_every_fraud_event_and_nothing_else(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    with run_simulator_in_thread(busy_store(seed=11)) as sim:
+        settings = feeder_settings(
+            sim.base_url, sim.token, kafka_bootstrap, tmp_path / "cp.sqlite3"
+        )
+        async with running_feed(settings) as app:
+            await traffic_until(sim, 300)
+            await quiesce(sim, app)
+    everything = await published_events(kafka_bootstrap, settings.kafka.topics.events)
+    fraud = await published_events(kafka_bootstrap, settings.kafka.topics.fraud)
+    expected = {e.id for e in everything if e.type == "session.suspected_fraud_changed"}
+    assert expected, "no fraud flips happened"
+    assert {e.id for e in fraud} == expected
+    for event in fraud:
+        assert event.type == "session.suspected_fraud_changed"
+        assert event.record.key == event.session_id.encode()

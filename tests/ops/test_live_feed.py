@@ -19,7 +19,8 @@ import yaml
 from jsonschema import Draft202012Validator
 from prometheus_client.parser import text_string_to_metric_families
 
-from feeder.schemas.generate import DEAD_LETTER_NAME, STATE_NAME, dead_letter_document
+from feeder.core.records import STRUCTURED_CONTENT_TYPE
+from feeder.schemas.generate import DEAD_LETTER_NAME, STATE_NAME, record_document
 from tests.kafka_reading import read_topic
 from tests.ops.conftest import ROOT
 from tests.ops.live_feed import LiveFeed, live_feed
@@ -105,7 +106,7 @@ async def test_events_read_back_from_kafka_validate_against_the_schemas(
         assert record.value is not None
         event = orjson.loads(record.value)
         types_seen.add(event["type"])
-        assert record.headers["ce_type"].decode() == event["type"]
+        assert record.headers == {"content-type": STRUCTURED_CONTENT_TYPE.encode()}
         assert errors(event["type"], event) == [], event
     assert {"session.created", "session.entered", "session.suspected_fraud_changed"} <= types_seen
     assert {orjson.loads(r.value or b"")["type"] for r in fraud} == {
@@ -115,7 +116,7 @@ async def test_events_read_back_from_kafka_validate_against_the_schemas(
         assert errors(STATE_NAME, orjson.loads(record.value or b"")) == []
     assert letters
     for record in letters:
-        document = dead_letter_document(record.key, record.headers.items(), record.value or b"")
+        document = record_document(record.key, record.headers.items(), record.value or b"")
         assert errors(DEAD_LETTER_NAME, document) == [], document
 
 

@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from feeder.core.diff import EventType
+from feeder.core.encoding import ContentMode, EventEncoding, KeyStrategy, backfill
 from feeder.core.events import change_events, cloudevent
+from feeder.core.field_policy import KEEP_EVERYTHING
 from feeder.core.page_plan import parse_page
 from feeder.core.records import TopicNames, dead_letter_record, event_records
 from feeder.core.snapshot import parse_session
@@ -24,8 +26,9 @@ from feeder.schemas.generate import (
     DEAD_LETTER_NAME,
     DIALECT,
     STATE_NAME,
-    dead_letter_document,
+    binary_name,
     example_session_record,
+    record_document,
     schema_names,
     stale_files,
 )
@@ -35,6 +38,7 @@ from tests.ops.conftest import ROOT
 SCHEMAS = ROOT / "schemas"
 TOPICS = TopicNames("events", "fraud", "state", "dlq")
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+ENCODING = EventEncoding(source="urn:test")
 
 
 def load(path: Path) -> Any:
@@ -67,7 +71,11 @@ def test_the_generator_notices_a_changed_file(tmp_path: Path) -> None:
 
 
 def test_there_is_a_schema_and_an_example_for_every_event_type_and_the_dead_letter() -> None:
-    expected = {event_type.value for event_type in EventType} | {STATE_NAME, DEAD_LETTER_NAME}
+    expected = (
+        {event_type.value for event_type in EventType}
+        | {f"{event_type.value}.binary" for event_type in EventType}
+        | {STATE_NAME, DEAD_LETTER_NAME}
+    )
     assert set(schema_names()) == expected
     for name in expected:
         assert (SCHEMAS / f"{name}.schema.json").is_file()
@@ -101,6 +109,17 @@ def test_the_event_schemas_are_closed_and_typed() -> None:
     fraud = load(SCHEMAS / "examples" / "session.suspected_fraud_changed.json")
     fraud["data"]["changed"]["suspectedFraud"]["new"] = "yes"
     assert problems("session.suspected_fraud_changed", fraud)
+    assert problems("session.entered", {**example, "origin": "replay"})
+    assert problems("session.entered", {**example, "backfillwindow": "last week"})
+    binary = load(SCHEMAS / "examples" / "session.entered.binary.json")
+    headers = binary["headers"]
+    without_source = {name: value for name, value in headers.items() if name != "ce_source"}
+    assert problems("session.entered.binary", {**binary, "headers": without_source})
+    assert problems("session.entered.binary", {**binary, "headers": {**headers, "ce_x": "1"}})
+    assert problems(
+        "session.entered.binary", {**binary, "headers": {**headers, "ce_type": "session.exited"}}
+    )
+    assert problems("session.entered.binary", {**binary, "value": example})  # a whole event
 
 
 def stamp(seconds: float) -> str:
@@ -141,15 +160,29 @@ def visit_record(
     )
 
 
+encodings = st.builds(
+    EventEncoding,
+    source=st.just("urn:test"),
+    content_mode=st.sampled_from(ContentMode),
+    origin=st.sampled_from([ENCODING.origin, backfill(T0, T0 + timedelta(days=1))]),
+    key_strategy=st.sampled_from(KeyStrategy),
+)
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     session_id=st.one_of(st.integers(1, 10**9), st.uuids().map(str)),
     store_id=st.one_of(st.none(), st.integers(0, 500), st.just("store-A")),
     steps=st.lists(record_changes, min_size=1, max_size=6),
     feed_start_s=st.sampled_from([-60.0, 0.0, 1800.0]),
+    encoding=encodings,
 )
 def test_every_event_the_core_encodes_validates(
-    session_id: str | int, store_id: object, steps: list[dict[str, Any]], feed_start_s: float
+    session_id: str | int,
+    store_id: object,
+    steps: list[dict[str, Any]],
+    feed_start_s: float,
+    encoding: EventEncoding,
 ) -> None:
     known: SessionState | None = None
     for step, change in enumerate(steps, start=1):
@@ -158,10 +191,13 @@ def test_every_event_the_core_encodes_validates(
             continue
         changes, known = apply_snapshot(known, snapshot, T0 + timedelta(seconds=feed_start_s))
         for event in change_events(snapshot, changes):
-            assert problems(event.type.value, cloudevent(event, "urn:test")) == []
-            for record in event_records(event, "urn:test", TOPICS):
-                assert record.headers[0] == ("ce_type", event.type.value.encode())
-                assert problems(event.type.value, orjson.loads(record.value)) == []
+            assert problems(event.type.value, cloudevent(event, encoding)) == []
+            for record in event_records(event, encoding, TOPICS):
+                if encoding.content_mode is ContentMode.STRUCTURED:
+                    assert problems(event.type.value, orjson.loads(record.value)) == []
+                else:
+                    document = record_document(record.key, record.headers, record.value)
+                    assert problems(binary_name(event.type), document) == []
         assert problems(STATE_NAME, dict(snapshot.raw)) == []
 
 
@@ -173,12 +209,12 @@ def test_each_event_type_is_encoded_and_validates() -> None:
     seen: dict[EventType, dict[str, Any]] = {}
     first_changes, first_state = apply_snapshot(None, first, T0)
     for event in change_events(first, first_changes):
-        seen[event.type] = cloudevent(event, "urn:test")
+        seen[event.type] = cloudevent(event, ENCODING)
     for event in change_events(
         parse_session(flagged_at_first_sight),
         apply_snapshot(None, parse_session(flagged_at_first_sight), T0)[0],
     ):
-        seen.setdefault(event.type, cloudevent(event, "urn:test"))
+        seen.setdefault(event.type, cloudevent(event, ENCODING))
     later = parse_session(
         {
             **base,
@@ -190,7 +226,7 @@ def test_each_event_type_is_encoded_and_validates() -> None:
         }
     )
     for event in change_events(later, apply_snapshot(first_state, later, T0)[0]):
-        seen.setdefault(event.type, cloudevent(event, "urn:test"))
+        seen.setdefault(event.type, cloudevent(event, ENCODING))
     assert set(seen) == set(EventType)
     for event_type, document in seen.items():
         assert "storeid" not in document
@@ -215,7 +251,7 @@ def test_each_event_type_is_encoded_and_validates() -> None:
 )
 def test_dead_letters_validate(raw: object) -> None:
     (letter,) = parse_page([raw]).dead_letters
-    record = dead_letter_record(letter, TOPICS, T0)
-    document = dead_letter_document(record.key, record.headers, record.value)
+    record = dead_letter_record(letter, TOPICS, T0, policy=KEEP_EVERYTHING)
+    document = record_document(record.key, record.headers, record.value)
     assert problems(DEAD_LETTER_NAME, document) == []
     assert document["value"] == raw

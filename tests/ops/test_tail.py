@@ -10,12 +10,14 @@ import signal
 import subprocess
 import sys
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from feeder.commands.tail import TailOptions, tail
 from feeder.commands.tailed_records import TailFilter, TopicKind
+from feeder.core.encoding import ContentMode, EventEncoding, KeyStrategy
 from feeder.core.page_plan import parse_page, plan_page
 from feeder.core.records import TopicNames, page_records
 from feeder.core.timestamps import format_timestamp
@@ -49,7 +51,15 @@ def kafka_settings(bootstrap: str) -> KafkaSettings:
     )
 
 
-async def publish_page(settings: KafkaSettings, records: list[object]) -> None:
+STRUCTURED = EventEncoding(source="urn:test")
+BINARY_BY_STORE = replace(
+    STRUCTURED, content_mode=ContentMode.BINARY, key_strategy=KeyStrategy.STORE
+)
+
+
+async def publish_page(
+    settings: KafkaSettings, records: list[object], encoding: EventEncoding = STRUCTURED
+) -> None:
     """Run a page of API records through the core and publish everything it produces."""
     plan = plan_page(
         parse_page(records),
@@ -62,7 +72,7 @@ async def publish_page(settings: KafkaSettings, records: list[object]) -> None:
     names = TopicNames(topics.events, topics.fraud, topics.state, topics.dead_letter)
     sink = await KafkaSink.open(settings)
     try:
-        await sink.publish(page_records(plan, source="urn:test", topics=names, received_at=T0))
+        await sink.publish(page_records(plan, encoding=encoding, topics=names, received_at=T0))
     finally:
         await sink.aclose()
 
@@ -114,8 +124,11 @@ async def tail_lines(
 
 
 @pytest.mark.asyncio
-async def test_filters_by_type_store_and_session(settings: KafkaSettings) -> None:
-    await publish_page(settings, PAGE)
+@pytest.mark.parametrize("encoding", [STRUCTURED, BINARY_BY_STORE], ids=["structured", "binary"])
+async def test_filters_by_type_store_and_session(
+    settings: KafkaSettings, encoding: EventEncoding
+) -> None:
+    await publish_page(settings, PAGE, encoding)
     entered = await tail_lines(settings, 3, types=frozenset({"session.entered"}))
     assert [line.split("  ")[1] for line in entered] == ["session.entered"] * 3
     assert [line.split()[2] for line in entered] == ["session=A", "session=B", "session=D"]

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feeder.checkpoint import MemoryCheckpointStore
+from feeder.core.encoding import EventEncoding
 from feeder.core.passes import reread_passes
 from feeder.core.records import TopicNames
 from feeder.sink import MemorySink
@@ -82,7 +83,7 @@ async def _run(
         poll_interval_s=POLL_S,
         reread_delays_s=DELAYS_S,
         max_record_bytes=1_000_000,
-        event_source="urn:test",
+        encoding=EventEncoding(source="urn:test"),
         topics=TopicNames("events", "fraud", "state", "dlq"),
     )
     sweeper = Sweeper(

@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from feeder.checkpoint import MemoryCheckpointStore
+from feeder.core.encoding import EventEncoding
 from feeder.core.records import TopicNames
 from feeder.core.state import FeedPosition
 from feeder.errors import ApiUnavailableError, SinkUnavailableError
@@ -43,7 +44,7 @@ async def make_sweeper(
         poll_interval_s=1.0,
         reread_delays_s=reread_delays_s,
         max_record_bytes=max_record_bytes,
-        event_source="urn:test",
+        encoding=EventEncoding(source="urn:test"),
         topics=TOPICS,
     )
     sweeper = Sweeper(
@@ -73,11 +74,11 @@ async def tick(sweeper: Sweeper, clock: SettableClock, seconds: float = 1.0) -> 
 
 
 def event_ids(sink: MemorySink) -> list[str]:
-    return [dict(r.headers)["ce_id"].decode() for r in sink.on_topic("events")]
+    return [str(orjson.loads(r.value)["id"]) for r in sink.on_topic("events")]
 
 
 def event_types(sink: MemorySink) -> Counter[str]:
-    return Counter(dict(r.headers)["ce_type"].decode() for r in sink.on_topic("events"))
+    return Counter(str(orjson.loads(r.value)["type"]) for r in sink.on_topic("events"))
 
 
 async def test_ties_across_page_boundaries_are_each_delivered_once() -> None:
