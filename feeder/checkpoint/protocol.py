@@ -44,3 +44,16 @@ class CheckpointStore(Protocol):
     async def aclose(self) -> None:
         """Release the store; idempotent."""
         ...
+
+    async def expired_sessions(self, expired_before: datetime, limit: int) -> list[str]:
+        """Ids of at most ``limit`` sessions whose ``expiresAt`` (or, lacking it, ``updatedAt``)
+        is older than ``expired_before``, the longest expired first.
+
+        The pruner publishes a tombstone for each of them before it calls ``forget``.
+        """
+        ...
+
+    async def forget(self, session_ids: Collection[str], expired_before: datetime) -> StoreSize:
+        """Forget those of ``session_ids`` that are still expired before ``expired_before`` (one
+        committed again since it was listed stays); return the size left."""
+        ...

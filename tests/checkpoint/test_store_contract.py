@@ -73,6 +73,65 @@ async def test_prune_forgets_expired_sessions_only(store: CheckpointStore) -> No
     assert set(await store.load_states(["old", "live", "noexp"])) == {"live"}
 
 
+async def test_expired_sessions_lists_the_longest_expired_first_in_bounded_batches(
+    store: CheckpointStore,
+) -> None:
+    await store.commit(
+        [
+            _state("live", 1, expires_s=1000),
+            _state("second", 1, expires_s=20),
+            _state("noexp", 30),  # no expiresAt: its updatedAt counts
+            _state("first", 1, expires_s=10),
+        ],
+        _position(30),
+    )
+    cutoff = T0 + timedelta(seconds=60)
+    assert await store.expired_sessions(cutoff, limit=10) == ["first", "second", "noexp"]
+    assert await store.expired_sessions(cutoff, limit=2) == ["first", "second"]
+    assert await store.expired_sessions(T0 + timedelta(seconds=10), limit=10) == []
+    assert set(await store.load_states(["first", "second", "noexp", "live"])) == {
+        "first",
+        "second",
+        "noexp",
+        "live",
+    }, "listing forgets nothing"
+
+
+async def test_forget_drops_the_given_sessions_unless_they_came_back(
+    store: CheckpointStore,
+) -> None:
+    await store.commit(
+        [
+            _state("gone", 1, expires_s=10),
+            _state("revived", 1, expires_s=10),
+            _state("unlisted", 1, expires_s=10),
+            _state("live", 1, expires_s=1000),
+        ],
+        _position(1),
+    )
+    cutoff = T0 + timedelta(seconds=60)
+    listed = await store.expired_sessions(cutoff, limit=2)
+    assert listed == ["gone", "revived"]
+    # the sweeper commits a newer state (a later expiresAt) between listing and forgetting
+    await store.commit([_state("revived", 40, expires_s=2000)], _position(40))
+    size = await store.forget([*listed, "live", "never-known"], cutoff)
+    assert size.tracked_sessions == 3
+    assert set(await store.load_states(["gone", "revived", "unlisted", "live"])) == {
+        "revived",
+        "unlisted",
+        "live",
+    }
+    assert await store.expired_sessions(cutoff, limit=10) == ["unlisted"]
+
+
+async def test_forget_handles_more_ids_than_one_statement_takes(store: CheckpointStore) -> None:
+    await store.commit([_state(str(i), i, expires_s=i) for i in range(1200)], _position(1))
+    cutoff = T0 + timedelta(seconds=2000)
+    expired = await store.expired_sessions(cutoff, limit=5000)
+    assert len(expired) == 1200
+    assert (await store.forget(expired, cutoff)).tracked_sessions == 0
+
+
 async def test_many_ids_in_one_lookup(store: CheckpointStore) -> None:
     states = [_state(str(i), i) for i in range(1200)]
     await store.commit(states, _position(1))
