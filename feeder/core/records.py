@@ -32,11 +32,12 @@ class TopicNames:
 @dataclass(frozen=True, slots=True)
 class OutgoingRecord:
     """One Kafka record; ``change_time`` (for events) feeds the freshness metric;
-    ``oversized_from`` names the topic a too-large record was meant for (its stand-in here)."""
+    ``oversized_from`` names the topic a too-large record was meant for (its stand-in here).
+    A ``None`` value is a tombstone."""
 
     topic: str
     key: bytes | None
-    value: bytes
+    value: bytes | None
     headers: Headers
     event_type: EventType | None = None
     change_time: datetime | None = None
@@ -117,3 +118,9 @@ def page_records(
     )
     records.extend(dead_letter_record(letter, topics, received_at) for letter in plan.dead_letters)
     return records
+
+
+def tombstone_record(session_id: str, topics: TopicNames) -> OutgoingRecord:
+    """A null value under the key ``state_record`` gives the session: once the state topic is
+    compacted, the session is gone from it (the tombstone itself stays ``delete.retention.ms``)."""
+    return OutgoingRecord(topic=topics.state, key=session_id.encode(), value=None, headers=())

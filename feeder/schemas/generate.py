@@ -127,13 +127,13 @@ def example_events() -> dict[EventType, ChangeEvent]:
 
 
 def dead_letter_document(
-    key: bytes | None, headers: Iterable[tuple[str, bytes]], value: bytes
+    key: bytes | None, headers: Iterable[tuple[str, bytes]], value: bytes | None
 ) -> dict[str, Any]:
     """A dead-letter Kafka record as the JSON document its schema describes."""
     return {
         "key": None if key is None else key.decode(),
         "headers": {name: raw.decode() for name, raw in headers},
-        "value": orjson.loads(value),
+        "value": None if value is None else orjson.loads(value),
     }
 
 
