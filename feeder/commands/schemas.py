@@ -1,4 +1,5 @@
-"""``feeder schemas``: write the JSON Schemas of every record feeder publishes, or check them."""
+"""``feeder schemas``: write the JSON Schemas of every record feeder publishes and the AsyncAPI
+document of its topics, or check them."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from feeder.schemas import stale_files, write_files
+from feeder.schemas import render_files, stale_files, write_files
+from feeder.schemas.asyncapi import ASYNCAPI_FILE, render_asyncapi, stale_asyncapi
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     out_dir: Path = args.out
     if args.check:
-        stale = stale_files(out_dir)
+        stale = stale_files(out_dir) + stale_asyncapi(out_dir)
         for relative in stale:
             print(f"stale: {out_dir / relative}", file=sys.stderr)
         if stale:
@@ -34,6 +36,6 @@ def run(args: argparse.Namespace) -> int:
             return 1
         print(f"ok: {out_dir} matches the code")
         return 0
-    written = write_files(out_dir)
+    written = write_files(out_dir, {**render_files(), ASYNCAPI_FILE: render_asyncapi()})
     print(f"wrote {len(written)} files to {out_dir}")
     return 0
