@@ -402,4 +402,3 @@ def stale_asyncapi(out_dir: Path) -> list[str]:
     if path.is_file() and path.read_text(encoding="utf-8") == render_asyncapi():
         return []
     return [ASYNCAPI_FILE]
-
