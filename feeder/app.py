@@ -36,7 +36,7 @@ from feeder.observability.http_server import (
 )
 from feeder.observability.metrics import FeederMetrics
 from feeder.settings import CheckpointSettings, FeederSettings, StartPosition
-from feeder.sink import KafkaSink
+from feeder.sink import KafkaSink, RecordSink
 from feeder.source import NO_OP_OBSERVER, ApiObserver, SessionsApiClient
 from feeder.source.timing import utc_now
 from feeder.sweeper import SweepConfig, Sweeper, SweepObserver
@@ -84,10 +84,18 @@ async def open_store(settings: CheckpointSettings) -> AsyncIterator[CheckpointSt
             await store.aclose()
 
 
+async def _open_sink(stack: contextlib.AsyncExitStack, settings: FeederSettings) -> KafkaSink:
+    """The Kafka sink (topics created if configured), closed by ``stack``."""
+    sink = await KafkaSink.open(settings.kafka)
+    stack.push_async_callback(sink.aclose)
+    return sink
+
+
 async def _open_sweeper(
     stack: contextlib.AsyncExitStack,
     settings: FeederSettings,
     store: CheckpointStore,
+    sink: RecordSink,
     *,
     start: datetime,
     origin: Origin,
@@ -97,10 +105,8 @@ async def _open_sweeper(
     stopping: asyncio.Event,
     reread_delays_s: tuple[float, ...],
 ) -> Sweeper:
-    """The API client, the Kafka sink and a sweeper over ``store``, closed by ``stack``."""
+    """The API client and a sweeper over ``store`` and ``sink``; the client closed by ``stack``."""
     client = await stack.enter_async_context(SessionsApiClient(settings.api, observer=api_observer))
-    sink = await KafkaSink.open(settings.kafka)
-    stack.push_async_callback(sink.aclose)
     return Sweeper(
         source=client,
         sink=sink,
@@ -144,6 +150,7 @@ async def run_backfill(
             stack,
             settings,
             store,
+            await _open_sink(stack, settings),
             start=start,
             origin=backfill(start, end),
             clock=clock,
@@ -185,10 +192,12 @@ class FeedApp:
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(listener.close)
             store = await stack.enter_async_context(open_store(settings.checkpoint))
+            sink = await _open_sink(stack, settings)
             self.sweeper = await _open_sweeper(
                 stack,
                 settings,
                 store,
+                sink,
                 start=feed_start(settings.sweep.start_position, self.clock()),
                 origin=LIVE,
                 clock=self.clock,
@@ -197,13 +206,14 @@ class FeedApp:
                 stopping=self.stopping,
                 reread_delays_s=settings.sweep.all_reread_delays_s,
             )
-            await self._supervise(self.sweeper, store, listener, install_signal_handlers)
+            await self._supervise(self.sweeper, store, sink, listener, install_signal_handlers)
             logger.info("stopped at %s", self.sweeper.position)
 
     async def _supervise(
         self,
         sweeper: Sweeper,
         store: CheckpointStore,
+        sink: RecordSink,
         listener: socket.socket,
         install_signal_handlers: bool,
     ) -> None:
@@ -211,7 +221,14 @@ class FeedApp:
             health_app(self.metrics, self.clock, self.settings.observability.ready_max_sweep_age_s)
         )
         try:
-            await self._run_tasks(sweeper, store, server, listener, install_signal_handlers)
+            await self._run_tasks(
+                sweeper,
+                store,
+                sink,
+                server,
+                listener,
+                install_signal_handlers=install_signal_handlers,
+            )
         except BaseExceptionGroup as group:
             # Surface the fatal error itself (not a group) so the CLI can print its message.
             fatal = group.subgroup(FatalError)
@@ -223,8 +240,10 @@ class FeedApp:
         self,
         sweeper: Sweeper,
         store: CheckpointStore,
+        sink: RecordSink,
         server: EmbeddedServer,
         listener: socket.socket,
+        *,
         install_signal_handlers: bool,
     ) -> None:
         sweep = self.settings.sweep
@@ -243,6 +262,8 @@ class FeedApp:
             tasks.create_task(
                 prune_forever(
                     store,
+                    sink,
+                    topics=topic_names(self.settings),
                     stopping=self.stopping,
                     clock=self.clock,
                     retention_s=sweep.session_retention_s,

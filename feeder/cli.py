@@ -25,7 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "backfill": ("feeder.commands.backfill", "publish the events of a past window"),
     "demo": ("feeder.commands.demo", "run it all locally: Kafka, the API simulator, the feed"),
     "simulate": ("feeder.simulator.cli", "serve a simulated Oasis sessions API (tests, demos)"),
-    "schemas": ("feeder.commands.schemas", "write (or --check) the JSON Schemas of the events"),
+    "schemas": ("feeder.commands.schemas", "write (or --check) the JSON Schemas and AsyncAPI file"),
     "tail": ("feeder.commands.tail", "follow the topics and print events (filter by type, store)"),
     "status": ("feeder.commands.status", "watermarks, lag and tracked sessions of a feed"),
 }

@@ -10,16 +10,26 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from feeder.checkpoint import CheckpointStore, StoreSize
+from feeder.core.records import TopicNames, tombstone_record
 from feeder.errors import RetriableError
+from feeder.sink import RecordSink
 from feeder.sweeper import Sweeper
 
 logger = logging.getLogger("feeder.loops")
+
+TOMBSTONES_PER_BATCH = 1000
+"""Sessions listed, tombstoned and forgotten at a time: a backlog (after a long outage) never
+becomes one huge send, and a shutdown waits for one batch at most."""
 
 
 class LoopObserver(Protocol):
     def sweep_failed(self, error: RetriableError) -> None: ...
 
     def store_measured(self, size: StoreSize) -> None: ...
+
+    def tombstones_published(self, topic: str, count: int) -> None: ...
+
+    def prune_failed(self, error: RetriableError) -> None: ...
 
 
 async def _pause(stopping: asyncio.Event, seconds: float) -> None:
@@ -60,17 +70,57 @@ async def poll_forever(
         await _pause(stopping, max(0.0, poll_interval_s - (loop.time() - started_s)))
 
 
+async def prune_expired(
+    store: CheckpointStore,
+    sink: RecordSink,
+    *,
+    topics: TopicNames,
+    expired_before: datetime,
+    stopping: asyncio.Event,
+    observer: LoopObserver,
+) -> StoreSize:
+    """Tombstone, then forget, every session expired before ``expired_before``; the size left.
+
+    A batch is forgotten only after Kafka acknowledged its tombstones (the events' delivery
+    guarantee): a crash in between re-sends the same tombstones, which is harmless, and a
+    session never leaves the store while the state topic still holds it.
+    """
+    while True:
+        expired = await store.expired_sessions(expired_before, TOMBSTONES_PER_BATCH)
+        if expired:
+            await sink.publish([tombstone_record(sid, topics) for sid in expired])
+            observer.tombstones_published(topics.state, len(expired))
+        size = await store.forget(expired, expired_before)
+        if len(expired) < TOMBSTONES_PER_BATCH or stopping.is_set():
+            return size
+
+
 async def prune_forever(
     store: CheckpointStore,
+    sink: RecordSink,
     *,
+    topics: TopicNames,
     stopping: asyncio.Event,
     clock: Callable[[], datetime],
     retention_s: float,
     interval_s: float,
     observer: LoopObserver,
 ) -> None:
-    """Forget sessions that expired more than ``retention_s`` ago, every ``interval_s``."""
+    """Every ``interval_s``, prune the sessions that expired more than ``retention_s`` ago
+    (``prune_expired``); a Kafka outage only postpones it to the next round."""
     while not stopping.is_set():
-        size = await store.prune(clock() - timedelta(seconds=retention_s))
-        observer.store_measured(size)
+        try:
+            size = await prune_expired(
+                store,
+                sink,
+                topics=topics,
+                expired_before=clock() - timedelta(seconds=retention_s),
+                stopping=stopping,
+                observer=observer,
+            )
+        except RetriableError as exc:
+            observer.prune_failed(exc)
+            logger.warning("pruning failed, retrying in %.0f s: %s", interval_s, exc)
+        else:
+            observer.store_measured(size)
         await _pause(stopping, interval_s)

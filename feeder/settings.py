@@ -222,12 +222,42 @@ class KafkaSettings(_Group):
         1, ge=1, description="replication factor for created topics (3 in production)"
     )
     topics: TopicSettings = Field(default_factory=TopicSettings)
+    state_delete_retention_ms: int = Field(
+        604_800_000,
+        ge=0,
+        description="delete.retention.ms of a created state topic: how long a tombstone stays "
+        "readable once compacted; a consumer offline longer may miss a session's removal and "
+        "must rebuild from the start (default 7 days, Kafka's default retention of the events)",
+    )
+    state_min_compaction_lag_ms: int = Field(
+        0,
+        ge=0,
+        description="min.compaction.lag.ms of a created state topic: a consumer lagging less "
+        "than this sees every state record, not only the latest",
+    )
+    state_max_compaction_lag_ms: int = Field(
+        86_400_000,
+        ge=1,
+        description="max.compaction.lag.ms of a created state topic: a superseded state or a "
+        "tombstoned session is compacted away at most about this long after it was written "
+        "(the topic's next write rolls the segment)",
+    )
 
     @model_validator(mode="after")
     def _records_fit_a_batch(self) -> KafkaSettings:
         if self.max_record_bytes > self.max_batch_bytes:
             raise ValueError(
                 "FEEDER_KAFKA__MAX_RECORD_BYTES must not exceed FEEDER_KAFKA__MAX_BATCH_BYTES"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _compaction_lags_are_ordered(self) -> KafkaSettings:
+        # Kafka refuses a topic whose minimum compaction lag exceeds its maximum.
+        if self.state_min_compaction_lag_ms > self.state_max_compaction_lag_ms:
+            raise ValueError(
+                "FEEDER_KAFKA__STATE_MIN_COMPACTION_LAG_MS must not exceed "
+                "FEEDER_KAFKA__STATE_MAX_COMPACTION_LAG_MS"
             )
         return self
 

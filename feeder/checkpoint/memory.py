@@ -24,15 +24,21 @@ class MemoryCheckpointStore:
         self._states.update((state.session_id, state) for state in states)
         self._position = position
 
-    async def prune(self, expired_before: datetime) -> StoreSize:
-        expired = [
-            sid
-            for sid, state in self._states.items()
-            if (state.expires_at or state.updated_at) < expired_before
-        ]
-        for sid in expired:
-            del self._states[sid]
-        return StoreSize(tracked_sessions=len(self._states), bytes_on_disk=0)
-
     async def aclose(self) -> None:
         return None
+
+    async def expired_sessions(self, expired_before: datetime, limit: int) -> list[str]:
+        expired = [state for state in self._states.values() if _prune_at(state) < expired_before]
+        expired.sort(key=_prune_at)
+        return [state.session_id for state in expired[:limit]]
+
+    async def forget(self, session_ids: Collection[str], expired_before: datetime) -> StoreSize:
+        for sid in session_ids:
+            state = self._states.get(sid)
+            if state is not None and _prune_at(state) < expired_before:
+                del self._states[sid]
+        return StoreSize(tracked_sessions=len(self._states), bytes_on_disk=0)
+
+
+def _prune_at(state: SessionState) -> datetime:
+    return state.prunable_from

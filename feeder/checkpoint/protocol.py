@@ -21,7 +21,7 @@ class CheckpointStore(Protocol):
 
     ``commit`` is atomic: the states and the position land together or not at all, and it is
     called only after the sink acknowledged every record of the page. A Kafka-transactional
-    backend implements the same four methods with a compacted topic.
+    backend implements the same methods with compacted topics.
     """
 
     async def load_position(self) -> FeedPosition | None:
@@ -36,11 +36,20 @@ class CheckpointStore(Protocol):
         """Store the newer states and the new position in one atomic step."""
         ...
 
-    async def prune(self, expired_before: datetime) -> StoreSize:
-        """Forget sessions whose ``expiresAt`` (or, lacking it, ``updatedAt``) is older than
-        ``expired_before``; return the size left."""
-        ...
-
     async def aclose(self) -> None:
         """Release the store; idempotent."""
+        ...
+
+    async def expired_sessions(self, expired_before: datetime, limit: int) -> list[str]:
+        """Ids of at most ``limit`` sessions whose ``SessionState.prunable_from`` (``expiresAt``
+        and the latest ``updatedAt``) is older than ``expired_before``, the longest expired
+        first.
+
+        The pruner publishes a tombstone for each of them before it calls ``forget``.
+        """
+        ...
+
+    async def forget(self, session_ids: Collection[str], expired_before: datetime) -> StoreSize:
+        """Forget those of ``session_ids`` that are still expired before ``expired_before`` (one
+        committed again since it was listed stays); return the size left."""
         ...

@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS session_state (
     suspected_fraud INTEGER NOT NULL,
     status          TEXT,
     expires_at_us   INTEGER,
-    prune_at_us     INTEGER NOT NULL   -- expires_at_us, or updated_at_us when expiresAt is null
+    prune_at_us     INTEGER NOT NULL   -- SessionState.prunable_from
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS session_state_prune ON session_state (prune_at_us);
 CREATE TABLE IF NOT EXISTS feed_position (
@@ -98,7 +98,7 @@ def _row(state: SessionState) -> tuple[object, ...]:
         _micros(latest.scanned_at),
         struct.pack(f">{len(state.fingerprints)}q", *state.fingerprints),
         orjson.dumps(dict(state.toggle_counts)).decode() if state.toggle_counts else None,
-        updated_us if expires_us is None else expires_us,
+        to_micros(state.prunable_from),
     )
 
 
@@ -243,25 +243,50 @@ class SqliteCheckpointStore:
 
         await self._run(write)
 
-    async def prune(self, expired_before: datetime) -> StoreSize:
-        cutoff = to_micros(expired_before)
-
-        def delete(connection: sqlite3.Connection) -> StoreSize:
-            with connection:
-                connection.execute("BEGIN IMMEDIATE")
-                connection.execute("DELETE FROM session_state WHERE prune_at_us < ?", (cutoff,))
-            (tracked,) = connection.execute("SELECT count(*) FROM session_state").fetchone()
-            size = sum(
-                candidate.stat().st_size
-                for candidate in (self._path, self._path.with_name(self._path.name + "-wal"))
-                if candidate.exists()
-            )
-            return StoreSize(tracked_sessions=int(tracked), bytes_on_disk=size)
-
-        return await self._run(delete)
-
     async def aclose(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
             await asyncio.get_running_loop().run_in_executor(self._executor, connection.close)
         self._executor.shutdown(wait=True)
+
+    async def expired_sessions(self, expired_before: datetime, limit: int) -> list[str]:
+        cutoff = to_micros(expired_before)
+
+        def read(connection: sqlite3.Connection) -> list[str]:
+            rows = connection.execute(
+                "SELECT session_id FROM session_state WHERE prune_at_us < ? "
+                "ORDER BY prune_at_us LIMIT ?",
+                (cutoff, limit),
+            )
+            return [str(sid) for (sid,) in rows]
+
+        return await self._run(read)
+
+    async def forget(self, session_ids: Collection[str], expired_before: datetime) -> StoreSize:
+        ids = list(session_ids)
+        cutoff = to_micros(expired_before)
+
+        def delete(connection: sqlite3.Connection) -> StoreSize:
+            with connection:
+                connection.execute("BEGIN IMMEDIATE")
+                for offset in range(0, len(ids), _IDS_PER_QUERY):
+                    chunk = ids[offset : offset + _IDS_PER_QUERY]
+                    marks = ",".join("?" * len(chunk))
+                    connection.execute(
+                        f"DELETE FROM session_state WHERE session_id IN ({marks}) "  # noqa: S608 - only placeholders are interpolated
+                        "AND prune_at_us < ?",
+                        [*chunk, cutoff],
+                    )
+            return _store_size(connection, self._path)
+
+        return await self._run(delete)
+
+
+def _store_size(connection: sqlite3.Connection, path: Path) -> StoreSize:
+    (tracked,) = connection.execute("SELECT count(*) FROM session_state").fetchone()
+    size = sum(
+        candidate.stat().st_size
+        for candidate in (path, path.with_name(path.name + "-wal"))
+        if candidate.exists()
+    )
+    return StoreSize(tracked_sessions=int(tracked), bytes_on_disk=size)

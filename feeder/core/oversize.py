@@ -22,10 +22,15 @@ from feeder.core.records import (
 from feeder.core.timestamps import format_timestamp
 
 
+def record_bytes(record: OutgoingRecord) -> int:
+    """The value's size; a tombstone has none."""
+    return 0 if record.value is None else len(record.value)
+
+
 def _stand_in(
     record: OutgoingRecord, max_record_bytes: int, topics: TopicNames, received_at: datetime
 ) -> OutgoingRecord:
-    size = len(record.value)
+    size = record_bytes(record)
     reason = (
         f"a record of {size} bytes for {record.topic} exceeds FEEDER_KAFKA__MAX_RECORD_BYTES="
         f"{max_record_bytes}; not sent"
@@ -61,7 +66,7 @@ def bound_sizes(
     """``records`` with every value over ``max_record_bytes`` replaced by its stand-in."""
     return [
         record
-        if len(record.value) <= max_record_bytes
+        if record_bytes(record) <= max_record_bytes
         else _stand_in(record, max_record_bytes, topics, received_at)
         for record in records
     ]

@@ -57,11 +57,11 @@ class TopicNames:
 class OutgoingRecord:
     """One Kafka record; ``change_time`` (for events) feeds the freshness metric;
     ``oversized_from`` names the topic a too-large record was meant for (its stand-in here);
-    ``event_id`` names the event an event record carries."""
+    ``event_id`` names the event an event record carries. A ``None`` value is a tombstone."""
 
     topic: str
     key: bytes | None
-    value: bytes
+    value: bytes | None
     headers: Headers
     event_type: EventType | None = None
     change_time: datetime | None = None
@@ -180,3 +180,9 @@ def page_records(
         for letter in plan.dead_letters
     )
     return records
+
+
+def tombstone_record(session_id: str, topics: TopicNames) -> OutgoingRecord:
+    """A null value under the key ``state_record`` gives the session: once the state topic is
+    compacted, the session is gone from it (the tombstone itself stays ``delete.retention.ms``)."""
+    return OutgoingRecord(topic=topics.state, key=session_id.encode(), value=None, headers=())

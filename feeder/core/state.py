@@ -148,6 +148,13 @@ class SessionState:
             toggle_counts=counted(self.toggle_counts, toggles),
         )
 
+    @property
+    def prunable_from(self) -> datetime:
+        """When the session may leave the store (plus the retention): once it has expired and
+        its latest version is old too — a session updated after it expired must still be there
+        when the re-read passes read that update again, or it would look new to them."""
+        return self.updated_at if self.expires_at is None else max(self.expires_at, self.updated_at)
+
     def published(self, toggle: str) -> int:
         """How many times ``toggle`` (``"suspectedFraud=true"``, ``"status=completed"``) was."""
         return dict(self.toggle_counts).get(toggle, 0)

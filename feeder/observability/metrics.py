@@ -205,6 +205,17 @@ class FeederMetrics:
             ["error"],
             registry=registry,
         )
+        self.tombstones = Counter(
+            "feeder_tombstones_published",
+            "tombstones acknowledged on the state topic for sessions pruned from the store",
+            registry=registry,
+        )
+        self.prune_failures = Counter(
+            "feeder_prune_failures",
+            "pruning rounds abandoned after a transient fault (retried next round)",
+            ["error"],
+            registry=registry,
+        )
         self.tracked_sessions = Gauge(
             "feeder_checkpoint_tracked_sessions",
             "sessions in the checkpoint store",
@@ -309,3 +320,10 @@ class FeederMetrics:
     def store_measured(self, size: StoreSize) -> None:
         self.tracked_sessions.set(size.tracked_sessions)
         self.store_bytes.set(size.bytes_on_disk)
+
+    def tombstones_published(self, topic: str, count: int) -> None:
+        self.tombstones.inc(count)
+        self.kafka_records.labels(topic).inc(count)
+
+    def prune_failed(self, error: RetriableError) -> None:
+        self.prune_failures.labels(type(error).__name__).inc()

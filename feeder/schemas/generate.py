@@ -151,14 +151,14 @@ def example_events() -> dict[EventType, ChangeEvent]:
 
 
 def record_document(
-    key: bytes | None, headers: Iterable[tuple[str, bytes]], value: bytes
+    key: bytes | None, headers: Iterable[tuple[str, bytes]], value: bytes | None
 ) -> dict[str, Any]:
     """A Kafka record (a dead letter, a binary-mode event) as the JSON document its schema
     describes: the key and headers as text, the value as JSON."""
     return {
         "key": None if key is None else key.decode(),
         "headers": {name: raw.decode() for name, raw in headers},
-        "value": orjson.loads(value),
+        "value": None if value is None else orjson.loads(value),
     }
 
 

@@ -55,11 +55,15 @@ class KafkaSink:
     brokers are down (aiokafka #1101) and never fails a send whose start failed (aiokafka #759),
     so we never reuse one that missed its deadline. Nothing is lost: the page was not
     checkpointed and is re-sent, with the same event ids, by the next attempt.
+
+    The sweeper and the pruner (tombstones) publish through one sink concurrently: they share
+    the producer, and only the first to need a new one starts it.
     """
 
     def __init__(self, settings: KafkaSettings, producer: AIOKafkaProducer) -> None:
         self._settings = settings
         self._producer: AIOKafkaProducer | None = producer
+        self._starting = asyncio.Lock()
 
     @classmethod
     async def open(cls, settings: KafkaSettings) -> KafkaSink:
@@ -70,13 +74,14 @@ class KafkaSink:
     async def publish(self, records: Sequence[OutgoingRecord]) -> None:
         if not records:
             return
-        producer = self._producer or await _start_producer(self._settings)
-        self._producer = producer
+        async with self._starting:
+            producer = self._producer or await _start_producer(self._settings)
+            self._producer = producer
         try:
             async with asyncio.timeout(self._settings.send_timeout_s):
                 await asyncio.gather(*await send_in_batches(producer, records))
         except (TimeoutError, KafkaError) as exc:
-            await self._discard_producer()
+            await self._discard_producer(producer)
             what = "timed out" if isinstance(exc, TimeoutError) else f"failed: {exc!r}"
             raise SinkUnavailableError(
                 f"Kafka did not acknowledge {len(records)} records within "
@@ -84,17 +89,19 @@ class KafkaSink:
                 f"{self._settings.bootstrap_servers} (FEEDER_KAFKA__BOOTSTRAP_SERVERS)"
             ) from exc
 
-    async def _discard_producer(self) -> None:
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            try:
-                async with asyncio.timeout(self._settings.send_timeout_s):
-                    await producer.stop()
-            except (TimeoutError, KafkaError):
-                logger.warning("abandoned a Kafka producer that did not stop in time")
+    async def _discard_producer(self, producer: AIOKafkaProducer | None) -> None:
+        """Stop ``producer`` and forget it, unless a concurrent publish already did."""
+        if producer is not self._producer or producer is None:
+            return
+        self._producer = None
+        try:
+            async with asyncio.timeout(self._settings.send_timeout_s):
+                await producer.stop()
+        except (TimeoutError, KafkaError):
+            logger.warning("abandoned a Kafka producer that did not stop in time")
 
     async def aclose(self) -> None:
-        await self._discard_producer()
+        await self._discard_producer(self._producer)
 
 
 async def check_kafka(settings: KafkaSettings) -> list[str]:

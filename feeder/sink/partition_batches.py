@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.partitioner import DefaultPartitioner
 
+from feeder.core.oversize import record_bytes
 from feeder.core.records import OutgoingRecord
 
 _partitioner = DefaultPartitioner()
@@ -48,7 +49,7 @@ async def send_in_batches(
             builder = builders[(record.topic, partition)] = producer.create_batch()
             if not _append(builder, record):
                 raise MessageSizeTooLargeError(
-                    f"a record of {len(record.value)} bytes does not fit in an empty batch; "
+                    f"a record of {record_bytes(record)} bytes does not fit in an empty batch; "
                     "raise FEEDER_KAFKA__MAX_BATCH_BYTES"
                 )
     for (topic, partition), builder in builders.items():

@@ -23,9 +23,25 @@ def wanted_topics(settings: KafkaSettings) -> list[NewTopic]:
     return [
         topic(topics.events),
         topic(topics.fraud),
-        topic(topics.state, **{"cleanup.policy": "compact"}),
+        topic(topics.state, **state_topic_configs(settings)),
         topic(topics.dead_letter),
     ]
+
+
+def state_topic_configs(settings: KafkaSettings) -> dict[str, str]:
+    """The latest-state topic's configs: compacted, with the lags that let tombstones work.
+
+    A tombstone (``tombstone_record``) removes a session once its segment is compacted:
+    ``max.compaction.lag.ms`` bounds how long that takes even on a topic too quiet to reach
+    ``min.cleanable.dirty.ratio``, and ``delete.retention.ms`` keeps the tombstone itself
+    readable long enough for consumers that were offline to see it.
+    """
+    return {
+        "cleanup.policy": "compact",
+        "delete.retention.ms": str(settings.state_delete_retention_ms),
+        "min.compaction.lag.ms": str(settings.state_min_compaction_lag_ms),
+        "max.compaction.lag.ms": str(settings.state_max_compaction_lag_ms),
+    }
 
 
 async def ensure_topics(admin: AIOKafkaAdminClient, settings: KafkaSettings) -> list[str]:

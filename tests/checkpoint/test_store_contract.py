@@ -70,14 +70,73 @@ async def test_later_commits_replace_states(store: CheckpointStore) -> None:
     assert await store.load_position() == _position(5)
 
 
-async def test_prune_forgets_expired_sessions_only(store: CheckpointStore) -> None:
+async def test_expired_sessions_lists_the_longest_expired_first_in_bounded_batches(
+    store: CheckpointStore,
+) -> None:
     await store.commit(
-        [_state("old", 1, expires_s=10), _state("live", 1, expires_s=1000), _state("noexp", 50)],
-        _position(50),
+        [
+            _state("live", 1, expires_s=1000),
+            _state("second", 1, expires_s=20),
+            _state("noexp", 30),  # no expiresAt: its updatedAt counts
+            _state("first", 1, expires_s=10),
+        ],
+        _position(30),
     )
-    size = await store.prune(T0 + timedelta(seconds=60))
-    assert size.tracked_sessions == 1
-    assert set(await store.load_states(["old", "live", "noexp"])) == {"live"}
+    cutoff = T0 + timedelta(seconds=60)
+    assert await store.expired_sessions(cutoff, limit=10) == ["first", "second", "noexp"]
+    assert await store.expired_sessions(cutoff, limit=2) == ["first", "second"]
+    assert await store.expired_sessions(T0 + timedelta(seconds=10), limit=10) == []
+    assert set(await store.load_states(["first", "second", "noexp", "live"])) == {
+        "first",
+        "second",
+        "noexp",
+        "live",
+    }, "listing forgets nothing"
+
+
+async def test_forget_drops_the_given_sessions_unless_they_came_back(
+    store: CheckpointStore,
+) -> None:
+    await store.commit(
+        [
+            _state("gone", 1, expires_s=10),
+            _state("revived", 1, expires_s=10),
+            _state("unlisted", 1, expires_s=10),
+            _state("live", 1, expires_s=1000),
+        ],
+        _position(1),
+    )
+    cutoff = T0 + timedelta(seconds=60)
+    listed = await store.expired_sessions(cutoff, limit=2)
+    assert listed == ["gone", "revived"]
+    # the sweeper commits a newer state (a later expiresAt) between listing and forgetting
+    await store.commit([_state("revived", 40, expires_s=2000)], _position(40))
+    size = await store.forget([*listed, "live", "never-known"], cutoff)
+    assert size.tracked_sessions == 3
+    assert set(await store.load_states(["gone", "revived", "unlisted", "live"])) == {
+        "revived",
+        "unlisted",
+        "live",
+    }
+    assert await store.expired_sessions(cutoff, limit=10) == ["unlisted"]
+
+
+async def test_a_session_updated_after_it_expired_stays_until_the_update_is_old(
+    store: CheckpointStore,
+) -> None:
+    # expired at 10, then changed at 100 (a late status change): the re-read passes read that
+    # change again later, so the store must still know it by then
+    await store.commit([_state("late", 100, expires_s=10)], _position(100))
+    assert await store.expired_sessions(T0 + timedelta(seconds=60), limit=10) == []
+    assert await store.expired_sessions(T0 + timedelta(seconds=101), limit=10) == ["late"]
+
+
+async def test_forget_handles_more_ids_than_one_statement_takes(store: CheckpointStore) -> None:
+    await store.commit([_state(str(i), i, expires_s=i) for i in range(1200)], _position(1))
+    cutoff = T0 + timedelta(seconds=2000)
+    expired = await store.expired_sessions(cutoff, limit=5000)
+    assert len(expired) == 1200
+    assert (await store.forget(expired, cutoff)).tracked_sessions == 0
 
 
 async def test_many_ids_in_one_lookup(store: CheckpointStore) -> None:
@@ -95,7 +154,7 @@ async def test_sqlite_survives_reopening(tmp_path: Path) -> None:
     try:
         assert await second.load_position() == _position(3)
         assert await second.load_states(["a"]) == {"a": _state("a", 1)}
-        assert (await second.prune(T0)).bytes_on_disk > 0
+        assert (await second.forget([], T0)).bytes_on_disk > 0
     finally:
         await second.aclose()
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from feeder.core.records import OutgoingRecord
 from feeder.errors import SinkUnavailableError
@@ -14,7 +12,7 @@ from feeder.localkafka import LocalKafkaBroker
 from feeder.settings import KafkaSettings, TopicSettings
 from feeder.sink import KafkaSink
 from feeder.sink.kafka import check_kafka
-from tests.kafka_reading import read_topic
+from tests.kafka_reading import read_topic, topic_configs
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
 
@@ -36,21 +34,22 @@ def _settings(bootstrap: str, **overrides: object) -> KafkaSettings:
 
 
 async def test_topics_are_created_and_the_state_topic_is_compacted(kafka_bootstrap: str) -> None:
-    settings = _settings(kafka_bootstrap)
+    settings = _settings(kafka_bootstrap, state_delete_retention_ms=3_600_000)
     assert len(await check_kafka(settings)) == 4
     sink = await KafkaSink.open(settings)
     await sink.aclose()
     assert await check_kafka(settings) == []
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        [response] = await admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, settings.topics.state)]
-        )
-    finally:
-        await admin.close()
-    configs = {entry[0]: entry[1] for entry in response.resources[0][4]}
-    assert configs["cleanup.policy"] == "compact"
+    configs = await topic_configs(kafka_bootstrap, [settings.topics.state, settings.topics.events])
+    assert {
+        name: configs[settings.topics.state][name]
+        for name in ("cleanup.policy", "delete.retention.ms", "min.compaction.lag.ms")
+    } == {
+        "cleanup.policy": "compact",
+        "delete.retention.ms": "3600000",
+        "min.compaction.lag.ms": "0",
+    }
+    assert configs[settings.topics.state]["max.compaction.lag.ms"] == "86400000"
+    assert configs[settings.topics.events]["cleanup.policy"] == "delete"
 
 
 async def test_published_records_arrive_in_order_with_keys_and_headers(
