@@ -5,7 +5,13 @@
 """
 
 from feeder.checkpoint.memory import MemoryCheckpointStore
-from feeder.checkpoint.protocol import CheckpointStore, StoreSize
+from feeder.checkpoint.protocol import CheckpointStore, StoreDescription, StoreSize
 from feeder.checkpoint.sqlite import SqliteCheckpointStore
 
-__all__ = ["CheckpointStore", "MemoryCheckpointStore", "SqliteCheckpointStore", "StoreSize"]
+__all__ = [
+    "CheckpointStore",
+    "MemoryCheckpointStore",
+    "SqliteCheckpointStore",
+    "StoreDescription",
+    "StoreSize",
+]

@@ -16,12 +16,29 @@ class StoreSize:
     bytes_on_disk: int
 
 
+@dataclass(frozen=True, slots=True)
+class StoreDescription:
+    """What an operator asks about a store (``feeder checkpoint show``).
+
+    ``oldest_updated_at`` and ``newest_updated_at`` span the tracked sessions' last
+    ``updatedAt``; ``last_commit_at`` is when ``commit`` last ran, by the store's clock.
+    """
+
+    tracked_sessions: int
+    flagged_sessions: int  # suspectedFraud is true in the last state
+    bytes_on_disk: int
+    oldest_updated_at: datetime | None
+    newest_updated_at: datetime | None
+    last_commit_at: datetime | None
+
+
 class CheckpointStore(Protocol):
     """Remembers what the feed has delivered.
 
     ``commit`` is atomic: the states and the position land together or not at all, and it is
     called only after the sink acknowledged every record of the page. A Kafka-transactional
-    backend implements the same four methods with a compacted topic.
+    backend implements the same methods with a compacted topic. The feed itself uses the first
+    five; the last three are for an operator, while no feed holds the store.
     """
 
     async def load_position(self) -> FeedPosition | None:
@@ -43,4 +60,20 @@ class CheckpointStore(Protocol):
 
     async def aclose(self) -> None:
         """Release the store; idempotent."""
+        ...
+
+    # Operating the store (``feeder checkpoint``): never called by a running feed.
+
+    async def describe(self) -> StoreDescription:
+        """Sizes and bounds of what the store holds; read-only."""
+        ...
+
+    async def rewind(self, position: FeedPosition, *, forget_since: datetime | None) -> int:
+        """Replace the position and, if ``forget_since`` is given, forget every session whose
+        last ``updatedAt`` is at or after it, in one atomic step; return how many were forgotten.
+        """
+        ...
+
+    async def reset(self) -> None:
+        """Forget everything: the position, every session and the last commit time."""
         ...

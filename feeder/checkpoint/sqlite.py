@@ -10,11 +10,11 @@ import asyncio
 import sqlite3
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from feeder.checkpoint.protocol import StoreSize
+from feeder.checkpoint.protocol import StoreDescription, StoreSize
 from feeder.core.state import FeedPosition, SessionState
 from feeder.core.timestamps import from_micros, to_micros
 from feeder.errors import ConfigError
@@ -48,8 +48,22 @@ _UPSERT = (
     f"INSERT OR REPLACE INTO session_state ({_COLUMNS}, prune_at_us) "  # noqa: S608 - constants only
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_WRITE_POSITION = "INSERT OR REPLACE INTO feed_position VALUES (1, ?, ?, ?)"
+# Facts about the store itself, beside the feed's tables so those stay as they are.
+_META_SCHEMA = """
+CREATE TABLE IF NOT EXISTS store_meta (
+    singleton      INTEGER PRIMARY KEY CHECK (singleton = 1),
+    last_commit_us INTEGER NOT NULL
+);
+"""
+_WRITE_LAST_COMMIT = "INSERT OR REPLACE INTO store_meta VALUES (1, ?)"
 # SQLite's default limit on host parameters is 32766; pages hold at most 200 ids anyway.
 _IDS_PER_QUERY = 500
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _micros(moment: datetime | None) -> int | None:
@@ -58,6 +72,14 @@ def _micros(moment: datetime | None) -> int | None:
 
 def _moment(micros: int | None) -> datetime | None:
     return None if micros is None else from_micros(micros)
+
+
+def _position_row(position: FeedPosition) -> tuple[int, ...]:
+    return (
+        to_micros(position.feed_start),
+        to_micros(position.live),
+        to_micros(position.trailing),
+    )
 
 
 def _row(state: SessionState) -> tuple[object, ...]:
@@ -90,17 +112,74 @@ def _state(row: Any) -> SessionState:  # an sqlite3 row
     )
 
 
-class SqliteCheckpointStore:
-    """Open with ``await SqliteCheckpointStore.open(path)``."""
+def bytes_on_disk(path: Path) -> int:
+    """The size of the checkpoint file and its write-ahead log."""
+    return sum(
+        candidate.stat().st_size
+        for candidate in (path, path.with_name(path.name + "-wal"))
+        if candidate.exists()
+    )
 
-    def __init__(self, connection: sqlite3.Connection, executor: ThreadPoolExecutor, path: Path):
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot write, to a checkpoint a feeder may be writing right now.
+
+    SQLite's ``mode=ro`` writes nothing to the file. When no ``-wal`` file exists (no writer
+    has the file open) it is opened ``immutable`` too, so not even the ``-shm``/``-wal`` side
+    files are created. Raises ``ConfigError`` when there is no file at ``path``.
+    """
+    if not path.is_file():
+        raise ConfigError(f"no checkpoint file at {path}; check FEEDER_CHECKPOINT__PATH")
+    immutable = "" if path.with_name(path.name + "-wal").exists() else "&immutable=1"
+    try:
+        return sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro{immutable}", uri=True, check_same_thread=False
+        )
+    except sqlite3.Error as exc:
+        raise ConfigError(f"cannot read the checkpoint at {path}: {exc}") from exc
+
+
+def describe_connection(connection: sqlite3.Connection, path: Path) -> StoreDescription:
+    """The store's description, read through ``connection`` (read-only is enough)."""
+    tracked, flagged, oldest, newest = connection.execute(
+        "SELECT count(*), coalesce(sum(suspected_fraud), 0), min(updated_at_us), "
+        "max(updated_at_us) FROM session_state"
+    ).fetchone()
+    has_meta = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'store_meta'"
+    ).fetchone()
+    meta = (
+        connection.execute("SELECT last_commit_us FROM store_meta").fetchone() if has_meta else None
+    )
+    return StoreDescription(
+        tracked_sessions=int(tracked),
+        flagged_sessions=int(flagged),
+        bytes_on_disk=bytes_on_disk(path),
+        oldest_updated_at=_moment(oldest),
+        newest_updated_at=_moment(newest),
+        last_commit_at=None if meta is None else from_micros(meta[0]),
+    )
+
+
+class SqliteCheckpointStore:
+    """Open with ``await SqliteCheckpointStore.open(path)``, or ``open_read_only(path)`` to look
+    at a checkpoint without writing to it (every write then fails)."""
+
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        executor: ThreadPoolExecutor,
+        path: Path,
+        clock: Clock = _utc_now,
+    ):
         self._connection: sqlite3.Connection | None = connection
         self._executor = executor
         self._path = path
+        self._clock = clock
 
     @classmethod
-    async def open(cls, path: Path) -> SqliteCheckpointStore:
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feeder-sqlite")
+    async def open(cls, path: Path, *, clock: Clock = _utc_now) -> SqliteCheckpointStore:
+        """Open (creating it if needed) the checkpoint at ``path``; ``clock`` stamps commits."""
 
         def connect() -> sqlite3.Connection:
             try:
@@ -111,6 +190,7 @@ class SqliteCheckpointStore:
                 # commits, which only re-sends events with the same ids.
                 connection.execute("PRAGMA synchronous=NORMAL")
                 connection.executescript(_SCHEMA)
+                connection.executescript(_META_SCHEMA)
             except (OSError, sqlite3.Error) as exc:
                 raise ConfigError(
                     f"cannot open the checkpoint store at {path}: {exc}; check "
@@ -118,13 +198,25 @@ class SqliteCheckpointStore:
                 ) from exc
             return connection
 
+        return await cls._connected(path, connect, clock)
+
+    @classmethod
+    async def open_read_only(cls, path: Path) -> SqliteCheckpointStore:
+        """The checkpoint at ``path`` through a read-only connection (``connect_read_only``)."""
+        return await cls._connected(path, lambda: connect_read_only(path), _utc_now)
+
+    @classmethod
+    async def _connected(
+        cls, path: Path, connect: Callable[[], sqlite3.Connection], clock: Clock
+    ) -> SqliteCheckpointStore:
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feeder-sqlite")
         loop = asyncio.get_running_loop()
         try:
             connection = await loop.run_in_executor(executor, connect)
         except BaseException:
             executor.shutdown(wait=False)
             raise
-        return cls(connection, executor, path)
+        return cls(connection, executor, path, clock)
 
     async def _run(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
         connection = self._connection
@@ -165,19 +257,15 @@ class SqliteCheckpointStore:
 
     async def commit(self, states: Iterable[SessionState], position: FeedPosition) -> None:
         rows = [_row(state) for state in states]
-        position_row = (
-            to_micros(position.feed_start),
-            to_micros(position.live),
-            to_micros(position.trailing),
-        )
+        position_row = _position_row(position)
+        committed_us = to_micros(self._clock())
 
         def write(connection: sqlite3.Connection) -> None:
             with connection:
                 connection.execute("BEGIN IMMEDIATE")
                 connection.executemany(_UPSERT, rows)
-                connection.execute(
-                    "INSERT OR REPLACE INTO feed_position VALUES (1, ?, ?, ?)", position_row
-                )
+                connection.execute(_WRITE_POSITION, position_row)
+                connection.execute(_WRITE_LAST_COMMIT, (committed_us,))
 
         await self._run(write)
 
@@ -189,12 +277,7 @@ class SqliteCheckpointStore:
                 connection.execute("BEGIN IMMEDIATE")
                 connection.execute("DELETE FROM session_state WHERE prune_at_us < ?", (cutoff,))
             (tracked,) = connection.execute("SELECT count(*) FROM session_state").fetchone()
-            size = sum(
-                candidate.stat().st_size
-                for candidate in (self._path, self._path.with_name(self._path.name + "-wal"))
-                if candidate.exists()
-            )
-            return StoreSize(tracked_sessions=int(tracked), bytes_on_disk=size)
+            return StoreSize(tracked_sessions=int(tracked), bytes_on_disk=bytes_on_disk(self._path))
 
         return await self._run(delete)
 
@@ -203,3 +286,35 @@ class SqliteCheckpointStore:
         if connection is not None:
             await asyncio.get_running_loop().run_in_executor(self._executor, connection.close)
         self._executor.shutdown(wait=True)
+
+    async def describe(self) -> StoreDescription:
+        return await self._run(lambda connection: describe_connection(connection, self._path))
+
+    async def rewind(self, position: FeedPosition, *, forget_since: datetime | None) -> int:
+        position_row = _position_row(position)
+        cutoff = None if forget_since is None else to_micros(forget_since)
+
+        def write(connection: sqlite3.Connection) -> int:
+            with connection:
+                connection.execute("BEGIN IMMEDIATE")
+                forgotten = 0
+                if cutoff is not None:
+                    forgotten = connection.execute(
+                        "DELETE FROM session_state WHERE updated_at_us >= ?", (cutoff,)
+                    ).rowcount
+                connection.execute(_WRITE_POSITION, position_row)
+            return forgotten
+
+        return await self._run(write)
+
+    async def reset(self) -> None:
+        def write(connection: sqlite3.Connection) -> None:
+            with connection:
+                connection.execute("BEGIN IMMEDIATE")
+                for table in ("session_state", "feed_position", "store_meta"):
+                    connection.execute(f"DELETE FROM {table}")  # noqa: S608 - constants only
+            # Give the space back: the file shrinks to its schema, and the log to nothing.
+            connection.execute("VACUUM")
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+        await self._run(write)
