@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from feeder.commands.formatting import format_duration
 from feeder.commands.status_sources import (
     CheckpointStatus,
     MetricsStatus,
@@ -116,16 +117,6 @@ def metrics_document(status: MetricsStatus, now: datetime) -> dict[str, Any]:
     }
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if abs(seconds) < 120:
-        return f"{seconds:.1f} s"
-    if abs(seconds) < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def render_text(document: dict[str, Any]) -> str:
     lines: list[str] = []
     checkpoint = document.get("checkpoint")
@@ -137,9 +128,9 @@ def render_text(document: dict[str, Any]) -> str:
             lines += [
                 f"  feed start          {checkpoint['feed_start']}",
                 f"  live watermark      {checkpoint['live_watermark']}  "
-                f"(lag {_duration(checkpoint['live_lag_s'])})",
+                f"(lag {format_duration(checkpoint['live_lag_s'])})",
                 f"  trailing watermark  {checkpoint['trailing_watermark']}  "
-                f"(lag {_duration(checkpoint['trailing_lag_s'])})",
+                f"(lag {format_duration(checkpoint['trailing_lag_s'])})",
             ]
         lines += [
             f"  tracked sessions    {checkpoint['tracked_sessions']} "
@@ -156,8 +147,8 @@ def render_text(document: dict[str, Any]) -> str:
         for sweep, numbers in metrics["sweeps"].items():
             lines.append(
                 f"  {sweep:<9} watermark {numbers['watermark'] or '-'}  "
-                f"lag {_duration(numbers['lag_s'])}  "
-                f"last sweep {_duration(numbers['last_successful_sweep_age_s'])} ago"
+                f"lag {format_duration(numbers['lag_s'])}  "
+                f"last sweep {format_duration(numbers['last_successful_sweep_age_s'])} ago"
             )
         tracked = metrics["tracked_sessions"]
         lines.append(f"  tracked sessions {'-' if tracked is None else int(tracked)}")
