@@ -27,6 +27,7 @@ from feeder.commands.status_sources import (
 )
 from feeder.core.timestamps import format_timestamp
 from feeder.errors import ConfigError
+from feeder.observability.metrics import RECENT_FRESHNESS_WINDOW_S
 from feeder.settings import CheckpointSettings, KafkaSettings
 
 Clock = Callable[[], datetime]
@@ -114,6 +115,11 @@ def metrics_document(status: MetricsStatus, now: datetime) -> dict[str, Any]:
         "dead_letters": status.dead_letters,
         "publish_errors": status.publish_errors,
         "sweep_failures": status.sweep_failures,
+        "recent_freshness_window_s": RECENT_FRESHNESS_WINDOW_S,
+        "recent_freshness_s": {
+            event_type: {f"p{float(q) * 100:g}": seconds for q, seconds in quantiles.items()}
+            for event_type, quantiles in sorted(status.recent_freshness_s.items())
+        },
     }
 
 
@@ -165,6 +171,14 @@ def render_text(document: dict[str, Any]) -> str:
         lines.append(
             f"  dead letters {int(metrics['dead_letters'])}, publish errors "
             f"{int(metrics['publish_errors'])}, failed sweeps {int(metrics['sweep_failures'])}"
+        )
+        window = format_duration(metrics["recent_freshness_window_s"])
+        recent = metrics["recent_freshness_s"]
+        lines.append(f"  freshness over the last {window}{'' if recent else ': no events'}")
+        lines.extend(
+            f"    {event_type:<34}"
+            + "  ".join(f"{name} {format_duration(seconds)}" for name, seconds in quantiles.items())
+            for event_type, quantiles in recent.items()
         )
     return "\n".join(lines)
 

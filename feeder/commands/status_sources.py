@@ -72,6 +72,8 @@ class MetricsStatus:
     dead_letters: float = 0.0
     publish_errors: float = 0.0
     sweep_failures: float = 0.0
+    # event type -> quantile ("0.5", "0.99") -> seconds, over the process's recent window
+    recent_freshness_s: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 _BY_SWEEP = {
@@ -107,6 +109,8 @@ def parse_metrics(url: str, exposition: str, events_topic: str) -> MetricsStatus
                 status.events_by_type[labels["type"]] += value
             elif name == "feeder_api_requests_total":
                 status.requests_by_outcome[labels["outcome"]] += value
+            elif name == "feeder_event_freshness_recent_seconds":
+                status.recent_freshness_s.setdefault(labels["type"], {})[labels["quantile"]] = value
     status.events_by_type = dict(status.events_by_type)
     status.requests_by_outcome = dict(status.requests_by_outcome)
     return status

@@ -23,6 +23,7 @@ REQUIRED_ALERTS = {
     "FeederDeadLettersGrowing",
     "FeederApiOrderViolations",
     "FeederFraudEventsNotFlowing",
+    "FeederFraudFreshnessHigh",
 }
 
 
