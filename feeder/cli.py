@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "tail": ("feeder.commands.tail", "follow the topics and print events (filter by type, store)"),
     "status": ("feeder.commands.status", "watermarks, lag and tracked sessions of a feed"),
     "checkpoint": ("feeder.commands.checkpoint", "show, rewind or reset a feed's checkpoint"),
+    "verify": ("feeder.commands.verify", "audit a window: every fact the API shows has its event"),
 }
 
 
