@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
 from feeder.audit.compare import audit
-from feeder.commands.verify import Verification, document, render_table
+from feeder.commands.verify import Verification, VerifyProgress, document, render_table
 from feeder.commands.verify_sources import TopicRead, WindowRead
 from tests.audit.events import feed, snapshot
 from tests.core.sessions import at, record
@@ -55,3 +57,22 @@ def test_the_json_document_has_every_count_and_finding() -> None:
         "published": None,
         "event_id": None,
     }
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_shows_rate_and_eta_in_a_terminal_only() -> None:
+    seconds = iter([0.0, 10.0, 20.0])
+    terminal = Terminal()
+    progress = VerifyProgress(at(0), at(100), terminal, clock_s=lambda: next(seconds))
+    window = WindowRead([snapshot(record("1", updated=25))] * 50, unreadable=0, pages=1)
+    progress.api_page(window)  # a quarter of the window in 10 s: 30 s to go
+    assert "API    [#######                       ]  25.0%  50 records  5/s  ETA 30.0 s" in (
+        terminal.getvalue()
+    )
+    piped = io.StringIO()
+    VerifyProgress(at(0), at(100), piped).api_page(window)
+    assert piped.getvalue() == ""
