@@ -24,7 +24,14 @@ from feeder.simulator.engine import Simulator
 from feeder.simulator.server import ThreadedSimulator, run_simulator_in_thread
 from feeder.simulator.settings import SimulatorSettings
 from tests.e2e.feeder_process import run_feeder
-from tests.e2e.harness import busy_store, feeder_settings, now, running_feed, wait_caught_up
+from tests.e2e.harness import (
+    busy_store,
+    feeder_settings,
+    now,
+    running_feed,
+    wait_caught_up,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(240)]
 
@@ -132,12 +139,17 @@ async def test_a_healthy_run_verifies_clean_and_its_checkpoint_cannot_move_under
         settings = feeder_settings(sim.base_url, sim.token, kafka_bootstrap, checkpoint)
         window_start = whole_ms(now())
         async with running_feed(settings) as app:
-            await asyncio.sleep(3)  # the traffic model runs while the feed sweeps
-            shown = await run_feeder(settings, "checkpoint", "show", "--json")
-            rewind = await run_feeder(
-                settings, "checkpoint", "rewind", "--to", window_start.isoformat()
+            # the traffic model runs while the feed sweeps, and the checkpoint commands try it
+            shown, rewind, reset = await asyncio.gather(
+                run_feeder(settings, "checkpoint", "show", "--json"),
+                run_feeder(settings, "checkpoint", "rewind", "--to", window_start.isoformat()),
+                run_feeder(settings, "checkpoint", "reset", "--yes"),
             )
-            reset = await run_feeder(settings, "checkpoint", "reset", "--yes")
+            await wait_until(
+                lambda: sim.call(lambda s: s.session_count) >= 60,
+                timeout_s=60,
+                what="the traffic model to create 60 sessions",
+            )
             sim.call(lambda s: s.pause())
             window_end = now()
             await wait_caught_up(app, window_end)
@@ -160,4 +172,4 @@ async def test_a_healthy_run_verifies_clean_and_its_checkpoint_cannot_move_under
     by_type = report["by_type"]
     for event_type in ("created", "entered", "exited", "suspected_fraud_changed"):
         assert by_type[f"session.{event_type}"]["found"] > 0, event_type
-    assert report["api"]["sessions"] > 50
+    assert report["api"]["sessions"] >= 60
