@@ -4,14 +4,16 @@ from __future__ import annotations
 
 
 def format_duration(seconds: float | None) -> str:
-    """``4.2 s``, ``3.5 min``, ``2.0 h``; ``-`` for none."""
+    """``4.2 s``, ``3.5 min``, ``2.0 h``, ``3.1 d``; ``-`` for none."""
     if seconds is None:
         return "-"
     if abs(seconds) < 120:
         return f"{seconds:.1f} s"
     if abs(seconds) < 7200:
         return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
+    if abs(seconds) < 172_800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86_400:,.1f} d"
 
 
 def format_bytes(size: int) -> str:

@@ -192,9 +192,9 @@ def _findings(title: str, findings: list[Finding]) -> list[str]:
 def render_table(verification: Verification) -> str:
     report = verification.report
     window, events = verification.window, verification.events
-    header = f"{'type':<34}" + "".join(f"{name:>11}" for name in _COLUMNS)
+    header = f"{'type':<34}" + "".join(f"{name:>12}" for name in _COLUMNS)
     rows = [
-        f"{name:<34}" + "".join(f"{getattr(row, column):>11,}" for column in _COLUMNS)
+        f"{name:<34}" + "".join(f"{getattr(row, column):>12,}" for column in _COLUMNS)
         for name, row in [*report.by_type.items(), ("all", _totals(report))]
     ]
     missing, wrong = len(report.missing), len(report.wrong)

@@ -35,7 +35,7 @@ def test_the_table_lists_each_type_the_totals_and_every_finding() -> None:
     }
     assert rows["session.created"] == ["2", "1", "1", "0", "1", "0"]
     assert rows["session.suspected_fraud_changed"] == ["1", "0", "1", "0", "0", "0"]
-    assert "all" + " " * 31 + "          4          2          2" in table
+    assert "all" + " " * 31 + "           4           2           2" in table
     assert "missing (2):" in table
     missing_created = "  session 2            session.created" + " " * 20
     assert f'{missing_created}API "2026-11-01T12:01:55.000Z"  no event' in table
