@@ -28,6 +28,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "schemas": ("feeder.commands.schemas", "write (or --check) the JSON Schemas and AsyncAPI file"),
     "tail": ("feeder.commands.tail", "follow the topics and print events (filter by type, store)"),
     "status": ("feeder.commands.status", "watermarks, lag and tracked sessions of a feed"),
+    "checkpoint": ("feeder.commands.checkpoint", "show, rewind or reset a feed's checkpoint"),
+    "verify": ("feeder.commands.verify", "audit a window: every fact the API shows has its event"),
 }
 
 

@@ -30,11 +30,10 @@ from feeder.core.passes import (
     advanced,
     live_read,
     plan_rereads,
-    reread_name,
     reread_passes,
 )
 from feeder.core.records import OutgoingRecord, TopicNames, page_records
-from feeder.core.state import FeedPosition
+from feeder.core.state import FeedPosition, reread_name
 from feeder.errors import ApiUnavailableError
 from feeder.sink import RecordSink
 from feeder.source.page import PageQuery, RawPage

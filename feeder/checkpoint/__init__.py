@@ -1,11 +1,24 @@
 """Checkpoint stores: per-session last state and the feed position, committed after delivery.
 
-``CheckpointStore`` is the contract; ``SqliteCheckpointStore`` is the durable default and
-``MemoryCheckpointStore`` the in-process double. The same contract tests run over both.
+``CheckpointStore`` is the feed's contract and ``CheckpointAdmin`` an operator's;
+``SqliteCheckpointStore`` is the durable default and ``MemoryCheckpointStore`` the in-process
+double, each both. The same contract tests run over both.
 """
 
 from feeder.checkpoint.memory import MemoryCheckpointStore
-from feeder.checkpoint.protocol import CheckpointStore, StoreSize
+from feeder.checkpoint.protocol import (
+    CheckpointAdmin,
+    CheckpointStore,
+    StoreDescription,
+    StoreSize,
+)
 from feeder.checkpoint.sqlite import SqliteCheckpointStore
 
-__all__ = ["CheckpointStore", "MemoryCheckpointStore", "SqliteCheckpointStore", "StoreSize"]
+__all__ = [
+    "CheckpointAdmin",
+    "CheckpointStore",
+    "MemoryCheckpointStore",
+    "SqliteCheckpointStore",
+    "StoreDescription",
+    "StoreSize",
+]

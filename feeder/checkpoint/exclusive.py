@@ -16,10 +16,15 @@ from pathlib import Path
 from feeder.errors import FencedError
 
 
+def lock_path_of(checkpoint: Path) -> Path:
+    """The lock file beside ``checkpoint``."""
+    return checkpoint.with_name(checkpoint.name + ".lock")
+
+
 @contextlib.contextmanager
 def exclusive_checkpoint(checkpoint: Path) -> Iterator[None]:
     """Hold ``<checkpoint>.lock`` for the duration; raise ``FencedError`` if another holds it."""
-    lock_path = checkpoint.with_name(checkpoint.name + ".lock")
+    lock_path = lock_path_of(checkpoint)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     try:

@@ -1,4 +1,4 @@
-"""The checkpoint store contract."""
+"""The checkpoint store contracts: what a feed needs, and what an operator does to a store."""
 
 from __future__ import annotations
 
@@ -14,6 +14,22 @@ from feeder.core.state import FeedPosition, SessionState
 class StoreSize:
     tracked_sessions: int
     bytes_on_disk: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreDescription:
+    """What an operator asks about a store (``feeder checkpoint show``).
+
+    ``oldest_updated_at`` and ``newest_updated_at`` span the tracked sessions' last
+    ``updatedAt``; ``last_commit_at`` is when ``commit`` last ran, by the store's clock.
+    """
+
+    tracked_sessions: int
+    flagged_sessions: int  # suspectedFraud is true in the last state
+    bytes_on_disk: int
+    oldest_updated_at: datetime | None
+    newest_updated_at: datetime | None
+    last_commit_at: datetime | None
 
 
 class CheckpointStore(Protocol):
@@ -52,4 +68,24 @@ class CheckpointStore(Protocol):
     async def forget(self, session_ids: Collection[str], expired_before: datetime) -> StoreSize:
         """Forget those of ``session_ids`` that are still expired before ``expired_before`` (one
         committed again since it was listed stays); return the size left."""
+        ...
+
+
+
+class CheckpointAdmin(Protocol):
+    """Operating a store (``feeder checkpoint``): never called by a running feed; ``rewind``
+    and ``reset`` only while no feed holds the store."""
+
+    async def describe(self) -> StoreDescription:
+        """Sizes and bounds of what the store holds; read-only."""
+        ...
+
+    async def rewind(self, position: FeedPosition, *, forget_since: datetime | None) -> int:
+        """Replace the position and, if ``forget_since`` is given, forget every session whose
+        last ``updatedAt`` is at or after it, in one atomic step; return how many were forgotten.
+        """
+        ...
+
+    async def reset(self) -> None:
+        """Forget everything: the position, every session and the last commit time."""
         ...

@@ -11,13 +11,13 @@ import sqlite3
 import struct
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
 
-from feeder.checkpoint.protocol import StoreSize
+from feeder.checkpoint.protocol import StoreDescription, StoreSize
 from feeder.core.state import FeedPosition, Moments, SessionState, version_fingerprint
 from feeder.core.timestamps import from_micros, to_micros
 from feeder.errors import ConfigError
@@ -65,11 +65,26 @@ _UPSERT = (
     f"INSERT OR REPLACE INTO session_state ({_COLUMNS}, prune_at_us) "  # noqa: S608 - constants only
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_WRITE_POSITION = "INSERT OR REPLACE INTO feed_position VALUES (1, ?, ?, ?)"
+# Facts about the store itself, beside the feed's tables so those stay as they are.
+_META_SCHEMA = """
+CREATE TABLE IF NOT EXISTS store_meta (
+    singleton      INTEGER PRIMARY KEY CHECK (singleton = 1),
+    last_commit_us INTEGER NOT NULL
+);
+"""
+_WRITE_LAST_COMMIT = "INSERT OR REPLACE INTO store_meta VALUES (1, ?)"
 # SQLite's default limit on host parameters is 32766; pages hold at most 200 ids anyway.
 _IDS_PER_QUERY = 500
 # A checkpoint written before re-read passes existed has one trailing cursor; as a pass longer
 # than any, every pass of the settings starts from it (FeedPosition.aligned).
 _BEFORE_REREAD_PASSES_DELAY_S = float("inf")
+
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _micros(moment: datetime | None) -> int | None:
@@ -78,6 +93,24 @@ def _micros(moment: datetime | None) -> int | None:
 
 def _moment(micros: int | None) -> datetime | None:
     return None if micros is None else from_micros(micros)
+
+
+def _write_position(connection: sqlite3.Connection, position: FeedPosition) -> None:
+    """Replace the position: the live cursor, and one row per re-read pass (inside the caller's
+    transaction). ``trailing_us`` keeps the oldest cursor for readers of the first layout."""
+    connection.execute(
+        _WRITE_POSITION,
+        (
+            to_micros(position.feed_start),
+            to_micros(position.live),
+            to_micros(position.oldest),
+        ),
+    )
+    connection.execute("DELETE FROM reread_position")
+    connection.executemany(
+        "INSERT INTO reread_position VALUES (?, ?)",
+        [(round(delay_s * 1000), to_micros(cursor)) for delay_s, cursor in position.rereads],
+    )
 
 
 def _row(state: SessionState) -> tuple[object, ...]:
@@ -130,6 +163,15 @@ def _state(row: Any) -> SessionState:  # an sqlite3 row
     )
 
 
+def bytes_on_disk(path: Path) -> int:
+    """The size of the checkpoint file and its write-ahead log."""
+    return sum(
+        candidate.stat().st_size
+        for candidate in (path, path.with_name(path.name + "-wal"))
+        if candidate.exists()
+    )
+
+
 def _migrate(connection: sqlite3.Connection) -> None:
     present = {row[1] for row in connection.execute("PRAGMA table_info(session_state)")}
     for name, kind in _ADDED_COLUMNS:
@@ -137,17 +179,65 @@ def _migrate(connection: sqlite3.Connection) -> None:
             connection.execute(f"ALTER TABLE session_state ADD COLUMN {name} {kind}")
 
 
-class SqliteCheckpointStore:
-    """Open with ``await SqliteCheckpointStore.open(path)``."""
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot write, to a checkpoint a feeder may be writing right now.
 
-    def __init__(self, connection: sqlite3.Connection, executor: ThreadPoolExecutor, path: Path):
+    SQLite's ``mode=ro`` writes nothing to the file. When no ``-wal`` file exists (no writer
+    has the file open) it is opened ``immutable`` too, so not even the ``-shm``/``-wal`` side
+    files are created. Raises ``ConfigError`` when there is no file at ``path``.
+    """
+    if not path.is_file():
+        raise ConfigError(f"no checkpoint file at {path}; check FEEDER_CHECKPOINT__PATH")
+    immutable = "" if path.with_name(path.name + "-wal").exists() else "&immutable=1"
+    try:
+        return sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro{immutable}", uri=True, check_same_thread=False
+        )
+    except sqlite3.Error as exc:
+        raise ConfigError(f"cannot read the checkpoint at {path}: {exc}") from exc
+
+
+def describe_connection(connection: sqlite3.Connection, path: Path) -> StoreDescription:
+    """The store's description, read through ``connection`` (read-only is enough)."""
+    tracked, flagged, oldest, newest = connection.execute(
+        "SELECT count(*), coalesce(sum(suspected_fraud), 0), min(updated_at_us), "
+        "max(updated_at_us) FROM session_state"
+    ).fetchone()
+    has_meta = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'store_meta'"
+    ).fetchone()
+    meta = (
+        connection.execute("SELECT last_commit_us FROM store_meta").fetchone() if has_meta else None
+    )
+    return StoreDescription(
+        tracked_sessions=int(tracked),
+        flagged_sessions=int(flagged),
+        bytes_on_disk=bytes_on_disk(path),
+        oldest_updated_at=_moment(oldest),
+        newest_updated_at=_moment(newest),
+        last_commit_at=None if meta is None else from_micros(meta[0]),
+    )
+
+
+class SqliteCheckpointStore:
+    """Open with ``await SqliteCheckpointStore.open(path)``, or ``open_read_only(path)`` to look
+    at a checkpoint without writing to it (every write then fails)."""
+
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        executor: ThreadPoolExecutor,
+        path: Path,
+        clock: Clock = _utc_now,
+    ):
         self._connection: sqlite3.Connection | None = connection
         self._executor = executor
         self._path = path
+        self._clock = clock
 
     @classmethod
-    async def open(cls, path: Path) -> SqliteCheckpointStore:
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feeder-sqlite")
+    async def open(cls, path: Path, *, clock: Clock = _utc_now) -> SqliteCheckpointStore:
+        """Open (creating it if needed) the checkpoint at ``path``; ``clock`` stamps commits."""
 
         def connect() -> sqlite3.Connection:
             try:
@@ -159,6 +249,7 @@ class SqliteCheckpointStore:
                 connection.execute("PRAGMA synchronous=NORMAL")
                 connection.executescript(_SCHEMA)
                 _migrate(connection)
+                connection.executescript(_META_SCHEMA)
             except (OSError, sqlite3.Error) as exc:
                 raise ConfigError(
                     f"cannot open the checkpoint store at {path}: {exc}; check "
@@ -166,13 +257,25 @@ class SqliteCheckpointStore:
                 ) from exc
             return connection
 
+        return await cls._connected(path, connect, clock)
+
+    @classmethod
+    async def open_read_only(cls, path: Path) -> SqliteCheckpointStore:
+        """The checkpoint at ``path`` through a read-only connection (``connect_read_only``)."""
+        return await cls._connected(path, lambda: connect_read_only(path), _utc_now)
+
+    @classmethod
+    async def _connected(
+        cls, path: Path, connect: Callable[[], sqlite3.Connection], clock: Clock
+    ) -> SqliteCheckpointStore:
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feeder-sqlite")
         loop = asyncio.get_running_loop()
         try:
             connection = await loop.run_in_executor(executor, connect)
         except BaseException:
             executor.shutdown(wait=False)
             raise
-        return cls(connection, executor, path)
+        return cls(connection, executor, path, clock)
 
     async def _run(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
         connection = self._connection
@@ -189,11 +292,16 @@ class SqliteCheckpointStore:
             if row is None:
                 return None
             feed_start, live, trailing = (from_micros(value) for value in row)
-            cursors = tuple(
-                (delay_ms / 1000, from_micros(cursor_us))
-                for delay_ms, cursor_us in connection.execute(
-                    "SELECT delay_ms, cursor_us FROM reread_position ORDER BY delay_ms"
+            tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master")}
+            cursors = (
+                tuple(
+                    (delay_ms / 1000, from_micros(cursor_us))
+                    for delay_ms, cursor_us in connection.execute(
+                        "SELECT delay_ms, cursor_us FROM reread_position ORDER BY delay_ms"
+                    )
                 )
+                if "reread_position" in tables  # absent from an old file opened read-only
+                else ()
             )
             return FeedPosition(
                 feed_start, live, cursors or ((_BEFORE_REREAD_PASSES_DELAY_S, trailing),)
@@ -222,24 +330,14 @@ class SqliteCheckpointStore:
 
     async def commit(self, states: Iterable[SessionState], position: FeedPosition) -> None:
         rows = [_row(state) for state in states]
-        position_row = (
-            to_micros(position.feed_start),
-            to_micros(position.live),
-            to_micros(position.oldest),
-        )
-        cursor_rows = [
-            (round(delay_s * 1000), to_micros(cursor)) for delay_s, cursor in position.rereads
-        ]
+        committed_us = to_micros(self._clock())
 
         def write(connection: sqlite3.Connection) -> None:
             with connection:
                 connection.execute("BEGIN IMMEDIATE")
                 connection.executemany(_UPSERT, rows)
-                connection.execute(
-                    "INSERT OR REPLACE INTO feed_position VALUES (1, ?, ?, ?)", position_row
-                )
-                connection.execute("DELETE FROM reread_position")
-                connection.executemany("INSERT INTO reread_position VALUES (?, ?)", cursor_rows)
+                _write_position(connection, position)
+                connection.execute(_WRITE_LAST_COMMIT, (committed_us,))
 
         await self._run(write)
 
@@ -277,16 +375,38 @@ class SqliteCheckpointStore:
                         "AND prune_at_us < ?",
                         [*chunk, cutoff],
                     )
-            return _store_size(connection, self._path)
+            (tracked,) = connection.execute("SELECT count(*) FROM session_state").fetchone()
+            return StoreSize(tracked_sessions=int(tracked), bytes_on_disk=bytes_on_disk(self._path))
 
         return await self._run(delete)
 
+    async def describe(self) -> StoreDescription:
+        return await self._run(lambda connection: describe_connection(connection, self._path))
 
-def _store_size(connection: sqlite3.Connection, path: Path) -> StoreSize:
-    (tracked,) = connection.execute("SELECT count(*) FROM session_state").fetchone()
-    size = sum(
-        candidate.stat().st_size
-        for candidate in (path, path.with_name(path.name + "-wal"))
-        if candidate.exists()
-    )
-    return StoreSize(tracked_sessions=int(tracked), bytes_on_disk=size)
+    async def rewind(self, position: FeedPosition, *, forget_since: datetime | None) -> int:
+        cutoff = None if forget_since is None else to_micros(forget_since)
+
+        def write(connection: sqlite3.Connection) -> int:
+            with connection:
+                connection.execute("BEGIN IMMEDIATE")
+                forgotten = 0
+                if cutoff is not None:
+                    forgotten = connection.execute(
+                        "DELETE FROM session_state WHERE updated_at_us >= ?", (cutoff,)
+                    ).rowcount
+                _write_position(connection, position)
+            return forgotten
+
+        return await self._run(write)
+
+    async def reset(self) -> None:
+        def write(connection: sqlite3.Connection) -> None:
+            with connection:
+                connection.execute("BEGIN IMMEDIATE")
+                for table in ("session_state", "feed_position", "reread_position", "store_meta"):
+                    connection.execute(f"DELETE FROM {table}")  # noqa: S608 - constants only
+            # Give the space back: the file shrinks to its schema, and the log to nothing.
+            connection.execute("VACUUM")
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+        await self._run(write)

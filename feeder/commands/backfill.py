@@ -12,35 +12,38 @@ from pathlib import Path
 from typing import TextIO
 
 from feeder.app import run_backfill
+from feeder.commands.arguments import timestamp
 from feeder.commands.settings_loading import load_or_explain
 from feeder.core.page_plan import PagePlan
 from feeder.core.records import OutgoingRecord
-from feeder.core.timestamps import format_timestamp, parse_timestamp
+from feeder.core.timestamps import format_timestamp
 from feeder.errors import FeederError
 from feeder.observability.logs import configure_logging
 from feeder.source.timing import utc_now
 from feeder.sweeper import PassReport
 
+STATE_FILES = "backfill-*.sqlite3"
+"""The default state files' names (a glob), beside the live checkpoint."""
 
-def _timestamp(text: str) -> datetime:
-    try:
-        return parse_timestamp(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {text!r}") from None
+
+def default_state_path(checkpoint: Path, start: datetime, end: datetime | None) -> Path:
+    """Where a backfill of ``[start, end]`` keeps its state unless ``--state`` says otherwise."""
+    until = "now" if end is None else f"{end:%Y%m%dT%H%M%S}"
+    return checkpoint.with_name(f"backfill-{start:%Y%m%dT%H%M%S}-{until}.sqlite3")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--from",
         dest="start",
-        type=_timestamp,
+        type=timestamp,
         required=True,
         help="window start (ISO-8601); transitions before it are not emitted",
     )
     parser.add_argument(
         "--to",
         dest="end",
-        type=_timestamp,
+        type=timestamp,
         default=None,
         help="window end (ISO-8601; default: now)",
     )
@@ -106,10 +109,7 @@ def run(args: argparse.Namespace) -> int:
         print("error: --to must be after --from", file=sys.stderr)
         return 2
     checkpoint = settings.checkpoint.path
-    until = "now" if args.end is None else f"{args.end:%Y%m%dT%H%M%S}"
-    state = args.state or checkpoint.with_name(
-        f"backfill-{args.start:%Y%m%dT%H%M%S}-{until}.sqlite3"
-    )
+    state = args.state or default_state_path(checkpoint, args.start, args.end)
     if state.resolve() == checkpoint.resolve():
         print("error: --state must not be the live checkpoint file", file=sys.stderr)
         return 2

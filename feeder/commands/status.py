@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from feeder.commands.formatting import format_duration
 from feeder.commands.status_sources import (
     CheckpointStatus,
     MetricsStatus,
@@ -26,6 +27,7 @@ from feeder.commands.status_sources import (
 )
 from feeder.core.timestamps import format_timestamp
 from feeder.errors import ConfigError
+from feeder.observability.metrics import RECENT_FRESHNESS_WINDOW_S
 from feeder.settings import CheckpointSettings, KafkaSettings
 
 Clock = Callable[[], datetime]
@@ -120,6 +122,11 @@ def metrics_document(status: MetricsStatus, now: datetime) -> dict[str, Any]:
         "dead_letters": status.dead_letters,
         "publish_errors": status.publish_errors,
         "sweep_failures": status.sweep_failures,
+        "recent_freshness_window_s": RECENT_FRESHNESS_WINDOW_S,
+        "recent_freshness_s": {
+            event_type: {f"p{float(q) * 100:g}": seconds for q, seconds in quantiles.items()}
+            for event_type, quantiles in sorted(status.recent_freshness_s.items())
+        },
     }
 
 
@@ -135,16 +142,6 @@ def _pass_order(sweep: str) -> tuple[float, str]:
     return (float("inf"), sweep)
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if abs(seconds) < 120:
-        return f"{seconds:.1f} s"
-    if abs(seconds) < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def render_text(document: dict[str, Any]) -> str:
     lines: list[str] = []
     checkpoint = document.get("checkpoint")
@@ -156,10 +153,11 @@ def render_text(document: dict[str, Any]) -> str:
             lines += [
                 f"  feed start          {checkpoint['feed_start']}",
                 f"  live cursor         {checkpoint['live_cursor']}  "
-                f"(lag {_duration(checkpoint['live_lag_s'])})",
+                f"(lag {format_duration(checkpoint['live_lag_s'])})",
             ]
             lines += [
-                f"  {name + ' cursor':<19} {numbers['cursor']}  (lag {_duration(numbers['lag_s'])})"
+                f"  {name + ' cursor':<19} {numbers['cursor']}  "
+                f"(lag {format_duration(numbers['lag_s'])})"
                 for name, numbers in checkpoint["reread_cursors"].items()
             ]
         lines += [
@@ -179,13 +177,13 @@ def render_text(document: dict[str, Any]) -> str:
             budget = (
                 ""
                 if not behind
-                else f"  BEHIND SCHEDULE {_duration(behind)} "
+                else f"  BEHIND SCHEDULE {format_duration(behind)} "
                 f"({int(numbers['deferred_reads'] or 0)} reads deferred: request budget short)"
             )
             lines.append(
                 f"  {sweep:<12} watermark {numbers['watermark'] or '-'}  "
-                f"lag {_duration(numbers['lag_s'])}  "
-                f"last read {_duration(numbers['last_successful_sweep_age_s'])} ago{budget}"
+                f"lag {format_duration(numbers['lag_s'])}  "
+                f"last read {format_duration(numbers['last_successful_sweep_age_s'])} ago{budget}"
             )
         tracked = metrics["tracked_sessions"]
         lines.append(f"  tracked sessions {'-' if tracked is None else int(tracked)}")
@@ -202,6 +200,14 @@ def render_text(document: dict[str, Any]) -> str:
         lines.append(
             f"  dead letters {int(metrics['dead_letters'])}, publish errors "
             f"{int(metrics['publish_errors'])}, failed sweeps {int(metrics['sweep_failures'])}"
+        )
+        window = format_duration(metrics["recent_freshness_window_s"])
+        recent = metrics["recent_freshness_s"]
+        lines.append(f"  freshness over the last {window}{'' if recent else ': no events'}")
+        lines.extend(
+            f"    {event_type:<34}"
+            + "  ".join(f"{name} {format_duration(seconds)}" for name, seconds in quantiles.items())
+            for event_type, quantiles in recent.items()
         )
     return "\n".join(lines)
 

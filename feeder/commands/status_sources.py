@@ -1,8 +1,7 @@
 """Where ``feeder status`` reads from: the SQLite checkpoint file (read-only) or ``/metrics``.
 
-The checkpoint is opened with SQLite's ``mode=ro``: nothing is written to it, and a running
-feeder is not disturbed. When no ``-wal`` file exists (no writer has it open), it is opened
-``immutable`` too, so not even the ``-shm``/``-wal`` side files are created.
+The checkpoint is opened read-only (``feeder.checkpoint.sqlite.connect_read_only``): nothing is
+written to it, and a running feeder is not disturbed.
 """
 
 from __future__ import annotations
@@ -16,7 +15,8 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from feeder.core.passes import reread_name
+from feeder.checkpoint.sqlite import connect_read_only, describe_connection
+from feeder.core.state import reread_name
 from feeder.core.timestamps import from_micros
 from feeder.errors import ConfigError
 
@@ -33,46 +33,29 @@ class CheckpointStatus:
     newest_updated_at: datetime | None
 
 
-def _side_file(path: Path, suffix: str) -> Path:
-    return path.with_name(path.name + suffix)
-
-
 def read_checkpoint(path: Path) -> CheckpointStatus:
     """Read the position and the session counts; raise ``ConfigError`` if it cannot."""
-    if not path.is_file():
-        raise ConfigError(f"no checkpoint file at {path}; check FEEDER_CHECKPOINT__PATH")
-    immutable = "" if _side_file(path, "-wal").exists() else "&immutable=1"
-    uri = f"{path.resolve().as_uri()}?mode=ro{immutable}"
+    connection = connect_read_only(path)
     try:
-        connection = sqlite3.connect(uri, uri=True)
-        try:
-            position = connection.execute(
-                "SELECT feed_start_us, live_us, trailing_us FROM feed_position"
-            ).fetchone()
-            rereads = _reread_cursors(connection, position)
-            tracked, flagged, newest = connection.execute(
-                "SELECT count(*), coalesce(sum(suspected_fraud), 0), max(updated_at_us) "
-                "FROM session_state"
-            ).fetchone()
-        finally:
-            connection.close()
+        position = connection.execute(
+            "SELECT feed_start_us, live_us, trailing_us FROM feed_position"
+        ).fetchone()
+        rereads = _reread_cursors(connection, position)
+        description = describe_connection(connection, path)
     except sqlite3.Error as exc:
         raise ConfigError(f"cannot read the checkpoint at {path}: {exc}") from exc
+    finally:
+        connection.close()
     start, live, _ = (None, None, None) if position is None else position
-    size = sum(
-        candidate.stat().st_size
-        for candidate in (path, _side_file(path, "-wal"))
-        if candidate.exists()
-    )
     return CheckpointStatus(
         path=path,
-        bytes_on_disk=size,
+        bytes_on_disk=description.bytes_on_disk,
         feed_start=None if start is None else from_micros(start),
         live=None if live is None else from_micros(live),
         rereads=rereads,
-        tracked_sessions=int(tracked),
-        flagged_sessions=int(flagged),
-        newest_updated_at=None if newest is None else from_micros(newest),
+        tracked_sessions=description.tracked_sessions,
+        flagged_sessions=description.flagged_sessions,
+        newest_updated_at=description.newest_updated_at,
     )
 
 
@@ -109,6 +92,8 @@ class MetricsStatus:
     dead_letters: float = 0.0
     publish_errors: float = 0.0
     sweep_failures: float = 0.0
+    # event type -> quantile ("0.5", "0.99") -> seconds, over the process's recent window
+    recent_freshness_s: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 _BY_SWEEP = {
@@ -146,6 +131,8 @@ def parse_metrics(url: str, exposition: str, events_topic: str) -> MetricsStatus
                 status.events_by_type[labels["type"]] += value
             elif name == "feeder_api_requests_total":
                 status.requests_by_outcome[labels["outcome"]] += value
+            elif name == "feeder_event_freshness_recent_seconds":
+                status.recent_freshness_s.setdefault(labels["type"], {})[labels["quantile"]] = value
     status.events_by_type = dict(status.events_by_type)
     status.requests_by_outcome = dict(status.requests_by_outcome)
     return status

@@ -136,7 +136,7 @@ async def _positioned_consumer(
     try:
         async with asyncio.timeout(options.kafka.send_timeout_s):
             await consumer.start()
-            partitions = await _partitions(list(kinds_by_topic), options.kafka)
+            partitions = await topic_partitions(list(kinds_by_topic), options.kafka)
             consumer.assign(partitions)
             if options.from_beginning:
                 await consumer.seek_to_beginning(*partitions)
@@ -150,7 +150,7 @@ async def _positioned_consumer(
     return consumer, kinds_by_topic
 
 
-async def _partitions(topics: list[str], kafka: KafkaSettings) -> list[TopicPartition]:
+async def topic_partitions(topics: list[str], kafka: KafkaSettings) -> list[TopicPartition]:
     """Every partition of ``topics``; ``ConfigError`` naming the settings if one is missing."""
     admin = AIOKafkaAdminClient(**client_options(kafka))
     await admin.start()

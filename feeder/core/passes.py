@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from feeder.core.state import FeedPosition
+from feeder.core.state import FeedPosition, reread_name
 
 CADENCE_SHARE_OF_DELAY = 0.05
 """A re-read pass runs once its window spans this share of its delay (or one poll interval)."""
@@ -41,10 +41,6 @@ class RereadPass:
     def name(self) -> str:
         """The pass's label in metrics and ``feeder status``: ``reread_30s``."""
         return reread_name(self.delay_s)
-
-
-def reread_name(delay_s: float) -> str:
-    return f"reread_{delay_s:g}s"
 
 
 def reread_passes(delays_s: Iterable[float], poll_interval_s: float) -> tuple[RereadPass, ...]:

@@ -19,6 +19,12 @@ from feeder.core.timestamps import to_micros
 FINGERPRINT_HISTORY = 8
 """Versions remembered per session; a replay of anything older is taken for a new version."""
 
+def reread_name(delay_s: float) -> str:
+    """A re-read pass's name in metrics, ``feeder status`` and ``feeder checkpoint``:
+    ``reread_30s``."""
+    return f"reread_{delay_s:g}s"
+
+
 ToggleCounts = tuple[tuple[str, int], ...]
 """How many times each value of a field without a timestamp of its own was published, e.g.
 ``(("status=completed", 1), ("suspectedFraud=true", 2))``; sorted by key."""
@@ -221,6 +227,10 @@ class FeedPosition:
                 cursor = next((c for d, c in ordered if d > delay), fallback)
             cursors.append((delay, cursor))
         return replace(self, rereads=tuple(cursors))
+
+    def cursors(self) -> dict[str, datetime]:
+        """Every cursor by name: ``live``, then each re-read pass's (``reread_30s``)."""
+        return {"live": self.live, **{reread_name(d): c for d, c in self.rereads}}
 
     @property
     def oldest(self) -> datetime:

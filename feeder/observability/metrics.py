@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from feeder import __version__
 from feeder.checkpoint import StoreSize
+from feeder.core.diff import EventType
+from feeder.core.events import ChangeEvent
 from feeder.core.page_plan import PagePlan
-from feeder.core.passes import reread_name
 from feeder.core.records import OutgoingRecord
+from feeder.core.snapshot import SessionSnapshot
+from feeder.core.state import reread_name
 from feeder.errors import RetriableError, SinkUnavailableError
+from feeder.observability.recent_histogram import RecentHistogram
 from feeder.source.observer import (
     AttemptOutcome,
     RetryReason,
@@ -26,6 +32,51 @@ _LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 3
 _FRESHNESS_BUCKETS_S = (0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 300, 900, 3600)
 _LATENESS_BUCKETS_S = (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 _GAP_BUCKETS_S = (0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 300)
+RECENT_FRESHNESS_WINDOW_S = 300.0
+"""How far back ``feeder_event_freshness_recent_seconds`` (and ``feeder status``) looks."""
+RECENT_QUANTILES = (0.5, 0.99)
+
+
+def customer_had_left(snapshot: SessionSnapshot, published_at: datetime) -> bool:
+    """Whether the session shows the customer gone (an exit at or after the last entry) before
+    ``published_at``: an alert published then came too late to stop anyone at the door."""
+    exited = snapshot.customer_last_exited_at
+    entered = snapshot.customer_last_entered_at
+    return exited is not None and (entered is None or exited >= entered) and exited < published_at
+
+
+class RecentFreshness(Collector):
+    """``feeder_event_freshness_recent_seconds{type,quantile}``: freshness quantiles of the last
+    ``RECENT_FRESHNESS_WINDOW_S``, per event type that had events in it."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+        self._by_type: dict[str, RecentHistogram] = {}
+
+    def observe(self, event_type: EventType, freshness_s: float) -> None:
+        histogram = self._by_type.get(event_type.value)
+        if histogram is None:
+            histogram = self._by_type[event_type.value] = RecentHistogram(
+                _FRESHNESS_BUCKETS_S,
+                window_s=RECENT_FRESHNESS_WINDOW_S,
+                slots=30,
+                clock_s=lambda: self._clock().timestamp(),
+            )
+        histogram.observe(freshness_s)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "feeder_event_freshness_recent_seconds",
+            f"freshness quantiles over the last {RECENT_FRESHNESS_WINDOW_S:.0f} s, by event type "
+            "(for feeder status; dashboards use feeder_event_freshness_seconds)",
+            labels=["type", "quantile"],
+        )
+        for event_type, histogram in sorted(self._by_type.items()):
+            for q in RECENT_QUANTILES:
+                value = histogram.quantile(q)
+                if value is not None:
+                    family.add_metric([event_type, str(q)], value)
+        yield family
 
 
 class FeederMetrics:
@@ -145,7 +196,15 @@ class FeederMetrics:
         self.freshness = Histogram(
             "feeder_event_freshness_seconds",
             "Kafka acknowledgement time minus the change's own timestamp",
+            ["type"],
             buckets=_FRESHNESS_BUCKETS_S,
+            registry=registry,
+        )
+        self.recent_freshness = RecentFreshness(clock)
+        registry.register(self.recent_freshness)
+        self.fraud_flags_after_exit = Counter(
+            "feeder_fraud_flags_after_exit",
+            "suspectedFraud flags (turned true) Kafka acknowledged after the customer had left",
             registry=registry,
         )
         self.watermark = Gauge(
@@ -286,8 +345,26 @@ class FeederMetrics:
             if record.event_type is not None:
                 self.events_published.labels(record.event_type.value, record.topic).inc()
         for event in plan.events:
-            self.freshness.observe(max(0.0, (acked_at - event.time).total_seconds()))
+            freshness_s = max(0.0, (acked_at - event.time).total_seconds())
+            self.freshness.labels(event.type.value).observe(freshness_s)
+            self.recent_freshness.observe(event.type, freshness_s)
+        self._count_late_fraud_flags(plan, acked_at)
         self.checkpoint_commit_duration.observe(commit_s)
+
+    def _count_late_fraud_flags(self, plan: PagePlan, acked_at: datetime) -> None:
+        flags: list[ChangeEvent] = [
+            event
+            for event in plan.events
+            if event.type is EventType.SUSPECTED_FRAUD_CHANGED and event.change.new is True
+        ]
+        if not flags:
+            return
+        # An event carries the raw record of the snapshot it came from.
+        snapshots = {id(snapshot.raw): snapshot for snapshot in plan.fresh}
+        for event in flags:
+            snapshot = snapshots.get(id(event.session))
+            if snapshot is not None and customer_had_left(snapshot, acked_at):
+                self.fraud_flags_after_exit.inc()
 
     def read_finished(self, sweep: str, started_at: datetime, now: datetime) -> None:
         self.read_duration.labels(sweep).observe((now - started_at).total_seconds())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -10,21 +11,29 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from feeder.checkpoint import CheckpointStore, MemoryCheckpointStore, SqliteCheckpointStore
+from feeder.checkpoint import (
+    CheckpointStore,
+    MemoryCheckpointStore,
+    SqliteCheckpointStore,
+    StoreDescription,
+)
 from feeder.core.state import FeedPosition, Moments, SessionState, version_fingerprint
 from feeder.core.timestamps import to_micros
+from feeder.errors import ConfigError
 
 pytestmark = pytest.mark.asyncio
 T0 = datetime(2026, 11, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
 
-def _state(sid: str, updated_s: float, *, expires_s: float | None = None) -> SessionState:
+def _state(
+    sid: str, updated_s: float, *, expires_s: float | None = None, fraud: bool = True
+) -> SessionState:
     return SessionState(
         session_id=sid,
         updated_at=T0 + timedelta(seconds=updated_s),
         current=Moments(T0, None, T0 + timedelta(milliseconds=1)),
         latest=Moments(T0 + timedelta(seconds=3), None, T0 + timedelta(milliseconds=1)),
-        suspected_fraud=True,
+        suspected_fraud=fraud,
         status="some-undocumented-status",
         expires_at=None if expires_s is None else T0 + timedelta(seconds=expires_s),
         fingerprints=(-(2**63), 2**63 - 1, 12345),
@@ -40,12 +49,31 @@ def _position(live_s: float) -> FeedPosition:
     )
 
 
+class SteppedClock:
+    """The store's clock: ``now`` until a test moves it."""
+
+    def __init__(self) -> None:
+        self.now = T0 + timedelta(hours=1)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> SteppedClock:
+    return SteppedClock()
+
+
 @pytest_asyncio.fixture(params=["sqlite", "memory"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[CheckpointStore]:
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: SteppedClock
+) -> AsyncIterator[CheckpointStore]:
     if request.param == "sqlite":
-        opened: CheckpointStore = await SqliteCheckpointStore.open(tmp_path / "cp.sqlite3")
+        opened: CheckpointStore = await SqliteCheckpointStore.open(
+            tmp_path / "cp.sqlite3", clock=clock
+        )
     else:
-        opened = MemoryCheckpointStore()
+        opened = MemoryCheckpointStore(clock)
     yield opened
     await opened.aclose()
     await opened.aclose()  # idempotent
@@ -213,3 +241,105 @@ async def test_sqlite_reads_a_checkpoint_written_before_reread_passes(tmp_path: 
     assert state.toggle_counts == ()
     assert position is not None
     assert position.aligned([4.0, 300.0]).rereads == ((4.0, T0), (300.0, T0))
+
+
+async def test_a_new_store_describes_itself_as_empty(store: CheckpointStore) -> None:
+    description = await store.describe()
+    assert (description.tracked_sessions, description.flagged_sessions) == (0, 0)
+    assert description.oldest_updated_at is None
+    assert description.newest_updated_at is None
+    assert description.last_commit_at is None
+
+
+async def test_describe_counts_sessions_and_spans_their_updated_at(
+    store: CheckpointStore, clock: SteppedClock
+) -> None:
+    await store.commit([_state("a", 30), _state("b", 10, fraud=False)], _position(30))
+    clock.now += timedelta(seconds=7)
+    await store.commit([_state("c", 20)], _position(30))
+    description = await store.describe()
+    assert description == StoreDescription(
+        tracked_sessions=3,
+        flagged_sessions=2,
+        bytes_on_disk=description.bytes_on_disk,
+        oldest_updated_at=T0 + timedelta(seconds=10),
+        newest_updated_at=T0 + timedelta(seconds=30),
+        last_commit_at=clock.now,
+    )
+
+
+async def test_rewind_replaces_the_position_and_keeps_every_session(
+    store: CheckpointStore, clock: SteppedClock
+) -> None:
+    await store.commit([_state("a", 1), _state("b", 9)], _position(10))
+    committed_at = clock.now
+    clock.now += timedelta(seconds=60)
+    assert await store.rewind(_position(4), forget_since=None) == 0
+    assert await store.load_position() == _position(4)
+    assert set(await store.load_states(["a", "b"])) == {"a", "b"}
+    assert (await store.describe()).last_commit_at == committed_at  # a rewind is no commit
+
+
+async def test_rewind_forgets_the_sessions_updated_at_or_after_the_moment(
+    store: CheckpointStore,
+) -> None:
+    await store.commit([_state("a", 1), _state("b", 5), _state("c", 9)], _position(10))
+    forgotten = await store.rewind(_position(5), forget_since=T0 + timedelta(seconds=5))
+    assert forgotten == 2
+    assert set(await store.load_states(["a", "b", "c"])) == {"a"}
+    assert await store.load_position() == _position(5)
+
+
+async def test_reset_forgets_everything_and_the_store_stays_usable(store: CheckpointStore) -> None:
+    await store.commit([_state("a", 1), _state("b", 2)], _position(10))
+    await store.reset()
+    assert await store.load_position() is None
+    assert await store.load_states(["a", "b"]) == {}
+    assert await store.describe() == StoreDescription(
+        0, 0, (await store.describe()).bytes_on_disk, None, None, None
+    )
+    await store.commit([_state("a", 3)], _position(3))
+    assert await store.load_position() == _position(3)
+
+
+async def test_sqlite_read_only_sees_what_a_writer_commits_and_cannot_write(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "cp.sqlite3"
+    writer = await SqliteCheckpointStore.open(path)
+    reader: SqliteCheckpointStore | None = None
+    try:
+        await writer.commit([_state("a", 1)], _position(3))
+        reader = await SqliteCheckpointStore.open_read_only(path)
+        assert await reader.load_position() == _position(3)
+        await writer.commit([_state("b", 2)], _position(5))
+        assert await reader.load_position() == _position(5)
+        description = await reader.describe()
+        assert description.tracked_sessions == 2
+        assert description.bytes_on_disk > 0
+        assert description.last_commit_at is not None
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            await reader.reset()
+        assert (await writer.describe()).tracked_sessions == 2
+    finally:
+        await writer.aclose()
+        if reader is not None:
+            await reader.aclose()
+
+
+async def test_sqlite_read_only_refuses_a_missing_file_without_creating_it(tmp_path: Path) -> None:
+    path = tmp_path / "absent.sqlite3"
+    with pytest.raises(ConfigError, match="FEEDER_CHECKPOINT__PATH"):
+        await SqliteCheckpointStore.open_read_only(path)
+    assert os.listdir(tmp_path) == []
+
+
+async def test_sqlite_reset_gives_the_space_back(tmp_path: Path) -> None:
+    store = await SqliteCheckpointStore.open(tmp_path / "cp.sqlite3")
+    try:
+        await store.commit([_state(str(i), i) for i in range(3000)], _position(1))
+        full = (await store.describe()).bytes_on_disk
+        await store.reset()
+        assert (await store.describe()).bytes_on_disk < full / 4
+    finally:
+        await store.aclose()

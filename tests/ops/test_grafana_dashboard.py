@@ -44,6 +44,7 @@ REQUIRED = {
     "publish errors": {"feeder_publish_errors_total"},
     "checkpoint commit time": {"feeder_checkpoint_commit_duration_seconds_bucket"},
     "tracked sessions": {"feeder_checkpoint_tracked_sessions"},
+    "fraud flags published after the customer left": {"feeder_fraud_flags_after_exit_total"},
 }
 
 
@@ -58,6 +59,14 @@ def test_freshness_shows_p50_and_p99_and_errors_are_split_by_status() -> None:
     assert any(e.startswith("histogram_quantile(0.99,") for e in freshness)
     assert any("by (status)" in e and 'outcome!="ok"' in e for e in EXPRESSIONS)
     assert any("by (type" in e and "feeder_events_published_total" in e for e in EXPRESSIONS)
+
+
+def test_freshness_is_shown_per_event_type() -> None:
+    by_type = [
+        e for e in EXPRESSIONS if "feeder_event_freshness_seconds_bucket" in e and "type)" in e
+    ]
+    assert any(e.startswith("histogram_quantile(0.5, sum by (le, type)") for e in by_type)
+    assert any(e.startswith("histogram_quantile(0.99, sum by (le, type)") for e in by_type)
 
 
 def test_every_panel_queries_the_chosen_data_source_and_instances() -> None:

@@ -24,6 +24,7 @@ REQUIRED_ALERTS = {
     "FeederApiOrderViolations",
     "FeederFraudEventsNotFlowing",
     "FeederRereadsBehind",
+    "FeederFraudFreshnessHigh",
 }
 
 

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from feeder.checkpoint import SqliteCheckpointStore
 from feeder.commands import status
 from feeder.commands.status_sources import parse_metrics
+from feeder.core.diff import EventType
 from feeder.core.state import FeedPosition, Moments, SessionState
 from feeder.observability.metrics import FeederMetrics
 
@@ -166,3 +167,30 @@ def test_metrics_are_summarised_counting_each_event_once() -> None:
     assert summary.tracked_sessions == 42.0
     assert summary.lag_s == {}  # no tick has finished: no watermark yet
     assert summary.version
+
+
+def test_recent_freshness_quantiles_are_shown_per_event_type() -> None:
+    metrics = FeederMetrics(CollectorRegistry(), lambda: NOW)
+    for seconds in (0.4, 0.6, 0.7, 0.9, 2.5):
+        metrics.recent_freshness.observe(EventType.ENTERED, seconds)
+    metrics.recent_freshness.observe(EventType.SUSPECTED_FRAUD_CHANGED, 40.0)
+    exposition = generate_latest(metrics.registry).decode()
+    summary = parse_metrics("http://x/metrics", exposition, "oasis.sessions.events")
+    assert set(summary.recent_freshness_s) == {"session.entered", "session.suspected_fraud_changed"}
+    document = status.metrics_document(summary, NOW)
+    entered = document["recent_freshness_s"]["session.entered"]
+    assert set(entered) == {"p50", "p99"}
+    assert 0.5 < entered["p50"] <= 1.0
+    assert 2.0 < entered["p99"] <= 3.0
+    assert 30 < document["recent_freshness_s"]["session.suspected_fraud_changed"]["p99"] <= 60
+    text = status.render_text({"metrics": document})
+    assert "  freshness over the last 5.0 min" in text
+    assert "    session.suspected_fraud_changed   p50 " in text
+
+
+def test_without_recent_events_status_says_so() -> None:
+    metrics = FeederMetrics(CollectorRegistry(), lambda: NOW)
+    exposition = generate_latest(metrics.registry).decode()
+    document = status.metrics_document(parse_metrics("u", exposition, "events"), NOW)
+    assert document["recent_freshness_s"] == {}
+    assert "freshness over the last 5.0 min: no events" in status.render_text({"metrics": document})
