@@ -51,6 +51,7 @@ class OAuthValidation:
     jwks_url: str
     issuer: str
     audience: str
+    max_session_ms: int | None = None  # connections.max.reauth.ms of the listener (KIP-368)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +62,6 @@ class BrokerSecurity:
     plain_users: Mapping[str, str] = field(default_factory=dict)
     scram_users: Mapping[str, str] = field(default_factory=dict)
     oauth: OAuthValidation | None = None
-    reauthentication_ms: int | None = None  # connections.max.reauth.ms (KIP-368) when set
 
     def listeners(self) -> dict[str, str]:
         """Listener name -> security protocol, in a stable order."""
@@ -108,8 +108,8 @@ class BrokerSecurity:
                 "sasl.oauthbearer.expected.issuer": self.oauth.issuer,
                 "sasl.oauthbearer.expected.audience": self.oauth.audience,
             }
-        if self.reauthentication_ms is not None:
-            settings["connections.max.reauth.ms"] = str(self.reauthentication_ms)
+            if self.oauth.max_session_ms is not None:
+                settings[f"{prefix}connections.max.reauth.ms"] = str(self.oauth.max_session_ms)
         return settings
 
     def storage_format_arguments(self) -> list[str]:

@@ -28,6 +28,7 @@ PLAIN_USER, PLAIN_PASSWORD = "feeder-plain", "plain-pw-Q7vX2kLm9"
 SCRAM_USER, SCRAM_PASSWORD = "feeder-scram", "scram-pw-Z3nR8tYw4"
 OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET = "feeder-kafka", "oauth-secret-H5jP1cVb6"
 KEY_PASSWORD = "keypass-D9sW4mQe2"
+OAUTH_SESSION_S = 4.0  # the OAUTH listener ends sessions after this (KIP-368)
 SECRETS = (PLAIN_PASSWORD, SCRAM_PASSWORD, OAUTH_CLIENT_SECRET, KEY_PASSWORD)
 
 
@@ -113,7 +114,10 @@ def secured_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredK
             plain_users={PLAIN_USER: PLAIN_PASSWORD},
             scram_users={SCRAM_USER: SCRAM_PASSWORD},
             oauth=OAuthValidation(
-                jwks_url=issuer.jwks_url, issuer=issuer.issuer, audience=AUDIENCE
+                jwks_url=issuer.jwks_url,
+                issuer=issuer.issuer,
+                audience=AUDIENCE,
+                max_session_ms=int(OAUTH_SESSION_S * 1000),
             ),
         )
         started = time.monotonic()

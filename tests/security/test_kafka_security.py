@@ -3,6 +3,8 @@ wrong credential or an untrusted certificate gives: one that names the setting t
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from feeder.sink.kafka import check_kafka
 from tests.security.conftest import (
     KEY_PASSWORD,
     OAUTH_CLIENT_SECRET,
+    OAUTH_SESSION_S,
     SCRAM_PASSWORD,
     SECRETS,
     SecuredKafka,
@@ -87,6 +90,36 @@ async def test_oauthbearer_fetches_one_token_and_reuses_it(secured_kafka: Secure
 async def open_and_close(settings: KafkaSettings) -> None:
     sink = await KafkaSink.open(settings)
     await sink.aclose()
+
+
+async def test_expired_oauthbearer_sessions_are_reopened_and_nothing_is_lost(
+    secured_kafka: SecuredKafka, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The OAUTH listener ends sessions after OAUTH_SESSION_S (connections.max.reauth.ms, as
+    brokers that want token expiry enforced do). aiokafka cannot re-authenticate an open
+    connection (KIP-368, aiokafka #1080): the broker closes it on its next use, aiokafka
+    reconnects with a token from our provider, and the page still lands."""
+    settings = secured_kafka.settings("OAUTH", **secured_kafka.oauth())
+    caplog.set_level(logging.INFO, logger="aiokafka")
+    sink = await KafkaSink.open(settings)
+
+    def page(start: int) -> list[OutgoingRecord]:
+        return [
+            OutgoingRecord(settings.topics.events, b"s", f"v{i}".encode(), ())
+            for i in range(start, start + 10)
+        ]
+
+    try:
+        await sink.publish(page(0))
+        logins = caplog.text.count("Authenticated via OAUTHBEARER")
+        # Waiting out the session is the point of this test: nothing else ends it.
+        await asyncio.sleep(OAUTH_SESSION_S + 1)
+        await sink.publish(page(10))
+    finally:
+        await sink.aclose()
+    assert caplog.text.count("Authenticated via OAUTHBEARER") > logins
+    landed = await read_secured_topic(settings, settings.topics.events, at_least=20)
+    assert sorted(int(r.value[1:]) for r in landed if r.value) == list(range(20))
 
 
 async def failure(settings: KafkaSettings) -> FeederError:
