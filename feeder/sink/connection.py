@@ -30,7 +30,13 @@ from aiokafka.errors import (
 )
 
 from feeder import __version__
-from feeder.errors import AuthError, ConfigError, FeederError, SinkUnavailableError
+from feeder.errors import (
+    ApiUnavailableError,
+    AuthError,
+    ConfigError,
+    FeederError,
+    SinkUnavailableError,
+)
 from feeder.settings import KafkaSettings
 from feeder.source.auth.oauth import OAuthClientCredentialsProvider
 
@@ -80,7 +86,9 @@ class KafkaConnection:
 async def kafka_connection(settings: KafkaSettings) -> AsyncIterator[KafkaConnection]:
     """The client options for ``settings``; owns the HTTP client of an OAUTHBEARER login.
 
-    Raises ``ConfigError`` naming the setting when a certificate, key or password file is unusable.
+    Raises ``ConfigError`` naming the setting when a certificate, key or password file is
+    unusable, and (OAUTHBEARER) ``AuthError`` when the token endpoint refuses the client, or
+    ``SinkUnavailableError`` when it cannot be reached.
     """
     options: dict[str, Any] = {
         "bootstrap_servers": settings.bootstrap_servers,
@@ -121,6 +129,14 @@ async def kafka_connection(settings: KafkaSettings) -> AsyncIterator[KafkaConnec
             settings_hint=_OAUTH_HINT,
             endpoint_setting="FEEDER_KAFKA__SASL_OAUTH_TOKEN_URL",
         )
+        # The first token is fetched now: a refused client secret fails here, naming the
+        # setting, before a connection is opened and abandoned mid-handshake.
+        try:
+            await tokens.get_token()
+        except ApiUnavailableError as exc:
+            raise SinkUnavailableError(
+                f"{exc}; check FEEDER_KAFKA__SASL_OAUTH_TOKEN_URL"
+            ) from exc
         options["sasl_oauth_token_provider"] = _ClientCredentialsTokens(tokens)
         yield KafkaConnection(settings, options)
 

@@ -123,3 +123,4 @@ def secured_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredK
         started = time.monotonic()
         with LocalKafkaBroker(security=security) as broker:
             yield SecuredKafka(broker, files, issuer, time.monotonic() - started)
+
