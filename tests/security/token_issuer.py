@@ -44,7 +44,7 @@ class TokenIssuer:
     )
     key_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     base_url: str = ""
-    issued: int = 0
+    issued: list[str] = field(default_factory=list)  # every access token handed out
     refused: int = 0
 
     @property
@@ -101,10 +101,11 @@ class TokenIssuer:
         if one("client_id") != self.client_id or one("client_secret") != self.client_secret:
             self.refused += 1
             return 401, {"error": "invalid_client"}
-        self.issued += 1
         scope = one("scope")
+        token = self.token(self.client_id, scope)
+        self.issued.append(token)
         return 200, {
-            "access_token": self.token(self.client_id, scope),
+            "access_token": token,
             "token_type": "Bearer",
             "expires_in": self.lifetime_s,
             **({"scope": scope} if scope else {}),
