@@ -80,6 +80,15 @@ def _server_properties(
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
 
+def _cluster_id(data_dir: Path) -> str:
+    """The data folder's cluster id, made on first use: a restart over the same folder must
+    format with the same one (Kafka 4 refuses another)."""
+    remembered = data_dir / "cluster.id"
+    if not remembered.exists():
+        remembered.write_text(str(uuid.uuid4()))
+    return remembered.read_text().strip()
+
+
 class LocalKafkaBroker:
     """A context manager owning one broker JVM and its data folder.
 
@@ -187,7 +196,7 @@ class LocalKafkaBroker:
                 "format",
                 "--ignore-formatted",
                 "-t",
-                str(uuid.uuid4()),
+                _cluster_id(props.parent),
                 "-c",
                 str(props),
                 *(self.security.storage_format_arguments() if self.security else []),
