@@ -174,8 +174,8 @@ class KafkaSettings(_Group):
     sasl_password: SecretStr | None = Field(None, description="SASL password (PLAIN, SCRAM-*)")
     sasl_oauth_token_url: AnyHttpUrl | None = Field(
         None,
-        description="OAUTHBEARER: OAuth2 token endpoint, client-credentials grant (tokens are "
-        "fetched per connection and refreshed before they expire)",
+        description="OAUTHBEARER: OAuth2 token endpoint (client-credentials grant); the token "
+        "is cached and fetched again before it expires",
     )
     sasl_oauth_client_id: str | None = Field(None, description="OAUTHBEARER: OAuth2 client id")
     sasl_oauth_client_secret: SecretStr | None = Field(

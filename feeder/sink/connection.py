@@ -226,8 +226,12 @@ async def explain_connection_failure(  # noqa: PLR0911 - one answer per kind of 
         return cause if isinstance(cause, FeederError) else _unreachable(where, exc, settings)
     except SaslAuthenticationFailed as exc:
         return _credentials_refused(where, settings, exc)
-    except UnsupportedSaslMechanismError as exc:
-        return ConfigError(f"{where}: {exc}; check FEEDER_KAFKA__SASL_MECHANISM")
+    except UnsupportedSaslMechanismError:
+        return ConfigError(
+            f"{where} does not offer SASL mechanism {settings.sasl_mechanism} on this listener; "
+            "check FEEDER_KAFKA__SASL_MECHANISM (and the port in FEEDER_KAFKA__BOOTSTRAP_SERVERS: "
+            "another listener may offer it)"
+        )
     except ssl.SSLCertVerificationError as exc:
         return ConfigError(
             f"{where} presented a certificate we do not trust ({_ssl_reason(exc)}); check "

@@ -169,7 +169,7 @@ def feeder_process(
     sim: ThreadedSimulator, bootstrap: str, folder: Path, port: int
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``feeder run`` against the simulator and ``bootstrap``, metrics on ``port``."""
-    settings = settings_for(sim, bootstrap, folder, port, kafka={"send_timeout_s": 2.0})
+    settings = settings_for(sim, bootstrap, folder, port, kafka={"send_timeout_s": 1.5})
     env = {key: value for key, value in os.environ.items() if not key.startswith("FEEDER_")}
     for group, values in settings.model_dump(mode="json", exclude={"kafka": {"topics"}}).items():
         for name, value in values.items():
@@ -211,9 +211,9 @@ def test_a_stalled_feed_fires_the_sweep_stalled_alert_and_it_clears_when_caught_
     prometheus: Prometheus, kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     instance, port, alert = "feed-stalled", free_port(), "FeederSweepStalled"
-    # 1,500 sessions of history at 10 pages of 10 per second: the first live sweep needs at
-    # least 15 s, so it is still catching up when the API starts hanging.
-    history = quiet_store(preload_sessions=1500, preload_span_s=3000)
+    # 800 sessions of history at 10 pages of 10 per second: the first live sweep needs at
+    # least 8 s, so it is still catching up when the API starts hanging (checked below).
+    history = quiet_store(preload_sessions=800, preload_span_s=3000)
     with run_simulator_in_thread(history) as sim:
         settings = settings_for(
             sim,
