@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -69,17 +70,25 @@ class Transitions:
 class Prometheus:
     url: str
     targets_file: Path
+    _ports: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def scrape(self, port: int | None, instance: str) -> None:
-        """Scrape feeder's metrics on ``port`` as ``instance`` (``None``: scrape nothing)."""
-        targets = (
-            []
-            if port is None
-            else [{"targets": [f"127.0.0.1:{port}"], "labels": {"instance": instance}}]
-        )
-        staging = self.targets_file.with_suffix(".tmp")
-        staging.write_text(json.dumps(targets))
-        staging.replace(self.targets_file)  # Prometheus watches the file; never half-written
+        """Scrape feeder's metrics on ``port`` as ``instance`` (``None``: stop scraping it).
+
+        Scenarios run at once, each with its own instance; this is thread-safe."""
+        with self._lock:
+            if port is None:
+                self._ports.pop(instance, None)
+            else:
+                self._ports[instance] = port
+            targets = [
+                {"targets": [f"127.0.0.1:{target}"], "labels": {"instance": name}}
+                for name, target in self._ports.items()
+            ]
+            staging = self.targets_file.with_suffix(".tmp")
+            staging.write_text(json.dumps(targets))
+            staging.replace(self.targets_file)  # Prometheus watches it; never half-written
 
     def query(self, expression: str) -> list[dict[str, Any]]:
         response = httpx.get(f"{self.url}/api/v1/query", params={"query": expression}, timeout=10)

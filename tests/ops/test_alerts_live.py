@@ -14,7 +14,8 @@ the shipped ones, so a fault must really meet them. Two consequences:
   first catch-up (a throttled backlog, then an API that hangs) to meet the second branch.
 
 Every wait polls for a condition with a generous deadline; the seconds printed are what was
-observed, not asserted.
+observed, not asserted. The four scenarios run at once, each scraped under an ``instance``
+label of its own, and one test per alert reads its scenario's outcome.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -72,6 +75,17 @@ def settings_for(
     )
 
 
+@dataclass(frozen=True)
+class Observed:
+    fault: Transitions  # from the fault on
+    recovery: Transitions | None  # from the recovery on
+    still_after_recovery: str | None = None
+
+    def recovery_seen(self) -> dict[str, float]:
+        assert self.recovery is not None
+        return self.recovery.seen
+
+
 def report(alert: str, fault: Transitions, recovery: Transitions | None) -> None:
     after = (
         "not waited for (the rule counts over 10 min)"
@@ -97,27 +111,24 @@ def quiet_store(**traffic: object) -> SimulatorSettings:
     )
 
 
-def test_feeder_down_fires_and_clears_when_it_is_back(
-    prometheus: Prometheus, kafka_bootstrap: str, tmp_path: Path
-) -> None:
+def feeder_down(prometheus: Prometheus, kafka_bootstrap: str, tmp_path: Path) -> Observed:
+    """The process is gone (its metrics port refuses), then back."""
     instance, port = "feeder-down", free_port()
     with run_simulator_in_thread(quiet_store()) as sim:
         settings = settings_for(sim, kafka_bootstrap, tmp_path, port)
         with feed_app_in_thread(settings):
             start_watching(prometheus, port, instance, "FeederDown")
-        fault = Transitions()  # the process is gone: its metrics port refuses
+        fault = Transitions()
         prometheus.watch("FeederDown", instance, "firing", fault, DEADLINE_S)
         with feed_app_in_thread(settings):
             recovery = Transitions()
             prometheus.watch("FeederDown", instance, "inactive", recovery, DEADLINE_S)
     prometheus.scrape(None, instance)
-    assert "pending" in fault.seen
-    report("FeederDown", fault, recovery)
+    return Observed(fault, recovery)
 
 
-def test_api_down_fires_the_error_ratio_alert_and_it_clears_after_recovery(
-    prometheus: Prometheus, kafka_bootstrap: str, tmp_path: Path
-) -> None:
+def api_down(prometheus: Prometheus, kafka_bootstrap: str, tmp_path: Path) -> Observed:
+    """Every API request answered 5xx, then none."""
     instance, port, alert = "api-down", free_port(), "FeederApiErrorRatioHigh"
     with run_simulator_in_thread(quiet_store()) as sim:
         settings = settings_for(sim, kafka_bootstrap, tmp_path, port)
@@ -131,13 +142,11 @@ def test_api_down_fires_the_error_ratio_alert_and_it_clears_after_recovery(
             # Clears once successes outnumber the outage's failures 3:1 within the 5 min window.
             prometheus.watch(alert, instance, "inactive", recovery, DEADLINE_S)
     prometheus.scrape(None, instance)
-    assert "pending" in fault.seen
-    report(alert, fault, recovery)
+    return Observed(fault, recovery)
 
 
-def test_broker_down_fires_the_publish_errors_alert_and_the_feed_recovers(
-    prometheus: Prometheus, tmp_path: Path
-) -> None:
+def broker_down(prometheus: Prometheus, kafka_bootstrap: str, tmp_path: Path) -> Observed:
+    """A broker of its own stopped, then started again over the same data."""
     instance, port, alert = "broker-down", free_port(), "FeederPublishErrors"
     broker = LocalKafkaBroker(data_dir=tmp_path / "kafka")  # kept across the restart
     # A real `feeder run` process: while the broker restarts, a producer start can time out
@@ -158,10 +167,9 @@ def test_broker_down_fires_the_publish_errors_alert_and_the_feed_recovers(
             return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
 
         wait_for(ready, timeout_s=DEADLINE_S, what="the feed to publish again")
-        assert prometheus.state_of(alert, instance) == "firing"  # until its 10 min pass
+        still = prometheus.state_of(alert, instance)  # firing until its 10 minutes pass
     prometheus.scrape(None, instance)
-    assert "pending" in fault.seen
-    report(alert, fault, None)
+    return Observed(fault, None, still_after_recovery=still)
 
 
 @contextlib.contextmanager
@@ -207,9 +215,8 @@ def _answers(url: str) -> bool:
         return False
 
 
-def test_a_stalled_feed_fires_the_sweep_stalled_alert_and_it_clears_when_caught_up(
-    prometheus: Prometheus, kafka_bootstrap: str, tmp_path: Path
-) -> None:
+def feed_stalled(prometheus: Prometheus, kafka_bootstrap: str, tmp_path: Path) -> Observed:
+    """The API hangs while a feeder is in its first catch-up, then answers again."""
     instance, port, alert = "feed-stalled", free_port(), "FeederSweepStalled"
     # 800 sessions of history at 10 pages of 10 per second: the first live sweep needs at
     # least 8 s, so it is still catching up when the API starts hanging (checked below).
@@ -234,5 +241,62 @@ def test_a_stalled_feed_fires_the_sweep_stalled_alert_and_it_clears_when_caught_
             recovery = Transitions()
             prometheus.watch(alert, instance, "inactive", recovery, DEADLINE_S)
     prometheus.scrape(None, instance)
-    assert "pending" in fault.seen
-    report(alert, fault, recovery)
+    return Observed(fault, recovery)
+
+
+SCENARIOS: dict[str, Callable[[Prometheus, str, Path], Observed]] = {
+    "FeederDown": feeder_down,
+    "FeederApiErrorRatioHigh": api_down,
+    "FeederPublishErrors": broker_down,
+    "FeederSweepStalled": feed_stalled,
+}
+
+
+@pytest.fixture(scope="module")
+def observed(
+    prometheus: Prometheus, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Observed | BaseException]:
+    """Every scenario at once (each with its own feeder, simulator and instance label), so the
+    module costs about as long as the slowest one."""
+    with ThreadPoolExecutor(len(SCENARIOS)) as pool:
+        futures = {
+            alert: pool.submit(
+                scenario, prometheus, kafka_bootstrap, tmp_path_factory.mktemp(alert)
+            )
+            for alert, scenario in SCENARIOS.items()
+        }
+        wait(futures.values())
+    return {alert: future.exception() or future.result() for alert, future in futures.items()}
+
+
+def outcome(observed: dict[str, Observed | BaseException], alert: str) -> Observed:
+    result = observed[alert]
+    if isinstance(result, BaseException):
+        raise result
+    assert "pending" in result.fault.seen, result.fault.seen
+    report(alert, result.fault, result.recovery)
+    return result
+
+
+def test_feeder_down_fires_and_clears_when_it_is_back(
+    observed: dict[str, Observed | BaseException],
+) -> None:
+    assert "inactive" in outcome(observed, "FeederDown").recovery_seen()
+
+
+def test_api_down_fires_the_error_ratio_alert_and_it_clears_after_recovery(
+    observed: dict[str, Observed | BaseException],
+) -> None:
+    assert "inactive" in outcome(observed, "FeederApiErrorRatioHigh").recovery_seen()
+
+
+def test_broker_down_fires_the_publish_errors_alert_and_the_feed_recovers(
+    observed: dict[str, Observed | BaseException],
+) -> None:
+    assert outcome(observed, "FeederPublishErrors").still_after_recovery == "firing"
+
+
+def test_a_stalled_feed_fires_the_sweep_stalled_alert_and_it_clears_when_caught_up(
+    observed: dict[str, Observed | BaseException],
+) -> None:
+    assert "inactive" in outcome(observed, "FeederSweepStalled").recovery_seen()

@@ -7,7 +7,6 @@ The secrets are distinctive strings, so the hygiene test can search every output
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,7 +36,6 @@ class SecuredKafka:
     broker: LocalKafkaBroker
     files: SecurityFiles
     issuer: TokenIssuer
-    startup_s: float
 
     def settings(self, listener: str, **security: Any) -> KafkaSettings:
         """Kafka settings for ``listener`` with topics no other test uses."""
@@ -120,7 +118,6 @@ def secured_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredK
                 max_session_ms=int(OAUTH_SESSION_S * 1000),
             ),
         )
-        started = time.monotonic()
         with LocalKafkaBroker(security=security) as broker:
-            yield SecuredKafka(broker, files, issuer, time.monotonic() - started)
+            yield SecuredKafka(broker, files, issuer)
 

@@ -306,3 +306,23 @@ async def test_incomplete_security_settings_are_refused_at_start_up_naming_the_s
     assert KEY_PASSWORD not in repr(
         KafkaSettings.model_validate(secured_kafka.mtls(encrypted_key=True))
     )
+
+
+async def test_unusable_certificate_and_key_files_are_named(secured_kafka: SecuredKafka) -> None:
+    files = secured_kafka.files
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"ssl_cafile": files.client_key}, "FEEDER_KAFKA__SSL_CAFILE must be a PEM file"),
+        (
+            {"ssl_certfile": files.client_cert, "ssl_keyfile": files.stranger_key},
+            "the client key does not belong to the client certificate",
+        ),
+        (
+            {"ssl_certfile": files.client_cert, "ssl_keyfile": files.ca},
+            "FEEDER_KAFKA__SSL_KEYFILE must be PEM files",
+        ),
+    ]
+    for security, named in cases:
+        settings = secured_kafka.settings("MTLS", **{**secured_kafka.tls(), **security})
+        error = await failure(settings)
+        assert isinstance(error, ConfigError)
+        assert named in str(error)
