@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
+import httpx
 from prometheus_client import CollectorRegistry
 
 from feeder.checkpoint import CheckpointStore, MemoryCheckpointStore, SqliteCheckpointStore
@@ -26,7 +27,7 @@ from feeder.core.encoding import LIVE, ContentMode, EventEncoding, KeyStrategy, 
 from feeder.core.records import TopicNames
 from feeder.core.state import FeedPosition
 from feeder.core.timestamps import EPOCH
-from feeder.errors import FatalError
+from feeder.errors import ApiUnavailableError, ConfigError, FatalError
 from feeder.loops import poll_forever, prune_forever
 from feeder.observability.http_server import (
     EmbeddedServer,
@@ -107,6 +108,7 @@ async def _open_sweeper(
 ) -> Sweeper:
     """The API client and a sweeper over ``store`` and ``sink``; the client closed by ``stack``."""
     client = await stack.enter_async_context(SessionsApiClient(settings.api, observer=api_observer))
+    await _reachable_at_start(client)
     return Sweeper(
         source=client,
         sink=sink,
@@ -124,6 +126,21 @@ async def _open_sweeper(
         observer=sweep_observer,
         stopping=stopping,
     )
+
+
+async def _reachable_at_start(client: SessionsApiClient) -> None:
+    """One request before anything else: refused credentials (``AuthError``) or an API that
+    cannot be reached at all stop the start with a message naming the setting. An API that
+    answers but fails (5xx, throttling) is left to the sweep's retries."""
+    try:
+        await client.check()
+    except ApiUnavailableError as exc:
+        if not isinstance(exc.__cause__, httpx.TransportError | TimeoutError):
+            logger.warning("the sessions API is failing at start-up (%s); the sweep retries", exc)
+            return
+        raise ConfigError(
+            f"cannot reach the sessions API at start-up: {exc}; check FEEDER_API__BASE_URL"
+        ) from exc
 
 
 async def run_backfill(

@@ -11,7 +11,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    FilePath,
+    SecretStr,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,7 +31,8 @@ from feeder.core.field_policy import FieldAction, FieldPolicy, FieldPolicyError
 
 
 class _Group(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # hide_input_in_errors: a validation message must never quote a credential it was given.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
 class ApiSettings(_Group):
@@ -184,20 +193,51 @@ class TopicSettings(_Group):
     )
 
 
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]
+
+
 class KafkaSettings(_Group):
     """The Kafka cluster and the producer."""
 
     bootstrap_servers: str = Field("127.0.0.1:9092", description="comma-separated host:port")
     client_id: str = Field("feeder", description="Kafka client id")
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        "PLAINTEXT", description="Kafka security protocol"
+    security_protocol: SecurityProtocol = Field(
+        "PLAINTEXT", description="PLAINTEXT, SSL (TLS, mTLS), SASL_PLAINTEXT or SASL_SSL"
     )
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
-        None, description="SASL mechanism when security_protocol is SASL_*"
+    sasl_mechanism: SaslMechanism | None = Field(
+        None,
+        description="PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER; needed by SASL_* "
+        "protocols",
     )
-    sasl_username: str | None = Field(None, description="SASL user name")
-    sasl_password: SecretStr | None = Field(None, description="SASL password")
-    ssl_cafile: Path | None = Field(None, description="CA bundle for SSL/SASL_SSL")
+    sasl_username: str | None = Field(None, description="SASL user name (PLAIN, SCRAM-*)")
+    sasl_password: SecretStr | None = Field(None, description="SASL password (PLAIN, SCRAM-*)")
+    sasl_oauth_token_url: AnyHttpUrl | None = Field(
+        None,
+        description="OAUTHBEARER: OAuth2 token endpoint (client-credentials grant); the token "
+        "is cached and fetched again before it expires",
+    )
+    sasl_oauth_client_id: str | None = Field(None, description="OAUTHBEARER: OAuth2 client id")
+    sasl_oauth_client_secret: SecretStr | None = Field(
+        None, description="OAUTHBEARER: OAuth2 client secret"
+    )
+    sasl_oauth_scope: str | None = Field(
+        None, description="OAUTHBEARER: OAuth2 scope, if the provider wants one"
+    )
+    ssl_cafile: FilePath | None = Field(
+        None,
+        description="PEM bundle of the CAs that signed the brokers' certificates (SSL, "
+        "SASL_SSL); unset: the system's CAs",
+    )
+    ssl_certfile: FilePath | None = Field(
+        None, description="client certificate chain (PEM) for mutual TLS; may also hold the key"
+    )
+    ssl_keyfile: FilePath | None = Field(
+        None, description="private key (PEM) of ssl_certfile, when it is a file of its own"
+    )
+    ssl_key_password: SecretStr | None = Field(
+        None, description="password of an encrypted client key"
+    )
     compression: Literal["zstd", "lz4", "gzip", "none"] = Field(
         "zstd", description="producer compression codec"
     )
@@ -244,6 +284,12 @@ class KafkaSettings(_Group):
     )
 
     @model_validator(mode="after")
+    def _security_is_complete(self) -> KafkaSettings:
+        for problem in kafka_security_problems(self):
+            raise ValueError(problem)
+        return self
+
+    @model_validator(mode="after")
     def _records_fit_a_batch(self) -> KafkaSettings:
         if self.max_record_bytes > self.max_batch_bytes:
             raise ValueError(
@@ -260,6 +306,86 @@ class KafkaSettings(_Group):
                 "FEEDER_KAFKA__STATE_MAX_COMPACTION_LAG_MS"
             )
         return self
+
+
+def kafka_security_problems(kafka: KafkaSettings) -> list[str]:
+    """What is missing or contradictory in the TLS and SASL settings (empty when they fit)."""
+    protocol = kafka.security_protocol
+    problems = []
+    sasl_set = [
+        name
+        for name, value in (
+            ("SASL_MECHANISM", kafka.sasl_mechanism),
+            ("SASL_USERNAME", kafka.sasl_username),
+            ("SASL_PASSWORD", kafka.sasl_password),
+            ("SASL_OAUTH_TOKEN_URL", kafka.sasl_oauth_token_url),
+            ("SASL_OAUTH_CLIENT_ID", kafka.sasl_oauth_client_id),
+            ("SASL_OAUTH_CLIENT_SECRET", kafka.sasl_oauth_client_secret),
+            ("SASL_OAUTH_SCOPE", kafka.sasl_oauth_scope),
+        )
+        if value is not None
+    ]
+    ssl_set = [
+        name
+        for name, value in (
+            ("SSL_CAFILE", kafka.ssl_cafile),
+            ("SSL_CERTFILE", kafka.ssl_certfile),
+            ("SSL_KEYFILE", kafka.ssl_keyfile),
+            ("SSL_KEY_PASSWORD", kafka.ssl_key_password),
+        )
+        if value is not None
+    ]
+    if not protocol.startswith("SASL_") and sasl_set:
+        problems.append(
+            f"{_kafka_names(sasl_set)}: only used when FEEDER_KAFKA__SECURITY_PROTOCOL is "
+            f"SASL_SSL or SASL_PLAINTEXT, not {protocol}"
+        )
+    if protocol not in ("SSL", "SASL_SSL") and ssl_set:
+        problems.append(
+            f"{_kafka_names(ssl_set)}: only used when FEEDER_KAFKA__SECURITY_PROTOCOL is SSL "
+            f"or SASL_SSL, not {protocol}"
+        )
+    if protocol.startswith("SASL_"):
+        problems += _sasl_problems(kafka)
+    if kafka.ssl_certfile is None and (kafka.ssl_keyfile or kafka.ssl_key_password):
+        problems.append(
+            "FEEDER_KAFKA__SSL_KEYFILE and FEEDER_KAFKA__SSL_KEY_PASSWORD need "
+            "FEEDER_KAFKA__SSL_CERTFILE (the client certificate they belong to)"
+        )
+    return problems
+
+
+def _sasl_problems(kafka: KafkaSettings) -> list[str]:
+    mechanism = kafka.sasl_mechanism
+    if mechanism is None:
+        return [
+            f"FEEDER_KAFKA__SECURITY_PROTOCOL={kafka.security_protocol} needs "
+            "FEEDER_KAFKA__SASL_MECHANISM (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER)"
+        ]
+    password = {
+        "SASL_USERNAME": kafka.sasl_username,
+        "SASL_PASSWORD": kafka.sasl_password,
+    }
+    oauth = {
+        "SASL_OAUTH_TOKEN_URL": kafka.sasl_oauth_token_url,
+        "SASL_OAUTH_CLIENT_ID": kafka.sasl_oauth_client_id,
+        "SASL_OAUTH_CLIENT_SECRET": kafka.sasl_oauth_client_secret,
+    }
+    needed, unused = (oauth, password) if mechanism == "OAUTHBEARER" else (password, oauth)
+    if mechanism != "OAUTHBEARER" and kafka.sasl_oauth_scope is not None:
+        unused = {**unused, "SASL_OAUTH_SCOPE": kafka.sasl_oauth_scope}
+    problems = []
+    missing = [name for name, value in needed.items() if value is None]
+    if missing:
+        problems.append(f"FEEDER_KAFKA__SASL_MECHANISM={mechanism} needs {_kafka_names(missing)}")
+    stray = [name for name, value in unused.items() if value is not None]
+    if stray:
+        problems.append(f"{_kafka_names(stray)}: not used by SASL mechanism {mechanism}")
+    return problems
+
+
+def _kafka_names(fields: list[str]) -> str:
+    return ", ".join(f"FEEDER_KAFKA__{field}" for field in fields)
 
 
 class CheckpointSettings(_Group):
@@ -357,6 +483,7 @@ class FeederSettings(BaseSettings):
         env_nested_delimiter="__",
         extra="forbid",
         frozen=True,
+        hide_input_in_errors=True,
     )
 
     api: ApiSettings = Field(default_factory=ApiSettings)  # validates: names a missing credential

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -25,12 +27,15 @@ async def read_topic(
     at_least: int = 0,
     idle_polls: int = 2,
     max_polls: int = 60,
+    client_options: Mapping[str, Any] | None = None,
 ) -> list[ReadRecord]:
     """Everything in ``topic`` from the start: poll until ``at_least`` records arrived and then
-    ``idle_polls`` polls brought nothing more (or ``max_polls`` were made)."""
+    ``idle_polls`` polls brought nothing more (or ``max_polls`` were made).
+
+    ``client_options`` (TLS, SASL) replace ``bootstrap`` when given."""
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **(client_options or {"bootstrap_servers": bootstrap}),
         group_id=None,
         auto_offset_reset="earliest",
         isolation_level="read_committed",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from feeder.app import FeedApp
 from feeder.commands.settings_loading import load_or_explain
-from feeder.errors import FatalError
+from feeder.errors import FeederError
 from feeder.observability.logs import configure_logging
 from feeder.settings_reference import format_settings_reference
 
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(settings.observability.log_format, settings.observability.log_level)
     try:
         asyncio.run(FeedApp(settings).run())
-    except FatalError as error:
+    except FeederError as error:  # fatal ones, and what made the start-up fail
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

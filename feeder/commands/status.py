@@ -15,10 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from feeder.commands.formatting import format_duration
+from feeder.commands.settings_loading import validation_problems
 from feeder.commands.status_sources import (
     CheckpointStatus,
     MetricsStatus,
@@ -37,7 +38,11 @@ class _StatusSettings(BaseSettings):
     """The groups status needs, without requiring API credentials."""
 
     model_config = SettingsConfigDict(
-        env_prefix="FEEDER_", env_nested_delimiter="__", extra="ignore", frozen=True
+        env_prefix="FEEDER_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
     )
 
     checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
@@ -234,7 +239,13 @@ def collect(args: argparse.Namespace, now: datetime) -> tuple[dict[str, Any], li
 
 def run(args: argparse.Namespace, clock: Clock | None = None) -> int:
     now = (clock or (lambda: datetime.now(UTC)))()
-    document, problems = collect(args, now)
+    try:
+        document, problems = collect(args, now)
+    except ValidationError as exc:
+        print("error: invalid settings:", file=sys.stderr)
+        for line in validation_problems(exc):
+            print(f"  {line}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps({**document, "problems": problems}, indent=2))
     else:

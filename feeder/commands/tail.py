@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaError
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from feeder.commands.settings_loading import validation_problems
 from feeder.commands.tailed_records import (
     TailFilter,
     TopicKind,
@@ -29,9 +30,10 @@ from feeder.commands.tailed_records import (
     format_line,
 )
 from feeder.core.diff import EventType
-from feeder.errors import ConfigError, SinkUnavailableError
+from feeder.errors import ConfigError, FeederError, SinkUnavailableError
 from feeder.settings import KafkaSettings
-from feeder.sink.kafka import client_options
+from feeder.sink.connection import KafkaConnection, kafka_connection, start_within_deadline
+from feeder.sink.kafka import with_admin
 
 _POLL_MS = 500
 
@@ -40,7 +42,11 @@ class KafkaOnlySettings(BaseSettings):
     """The Kafka group of feeder's settings, without requiring API credentials."""
 
     model_config = SettingsConfigDict(
-        env_prefix="FEEDER_", env_nested_delimiter="__", extra="ignore", frozen=True
+        env_prefix="FEEDER_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
     )
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
@@ -124,19 +130,21 @@ def options_from_args(args: argparse.Namespace) -> TailOptions:
 
 
 async def _positioned_consumer(
-    options: TailOptions,
+    options: TailOptions, connection: KafkaConnection
 ) -> tuple[AIOKafkaConsumer, dict[str, TopicKind]]:
     kinds_by_topic = {kind.topic_name(options.kafka.topics): kind for kind in options.kinds}
     consumer = AIOKafkaConsumer(
-        **client_options(options.kafka),
+        **connection.options,
         group_id=None,
         enable_auto_commit=False,
         isolation_level="read_committed",
     )
     try:
+        await start_within_deadline(connection, consumer.start(), "connecting the consumer")
+        partitions = await with_admin(
+            connection, lambda admin, kafka: topic_partitions(admin, list(kinds_by_topic), kafka)
+        )
         async with asyncio.timeout(options.kafka.send_timeout_s):
-            await consumer.start()
-            partitions = await topic_partitions(list(kinds_by_topic), options.kafka)
             consumer.assign(partitions)
             if options.from_beginning:
                 await consumer.seek_to_beginning(*partitions)
@@ -150,14 +158,11 @@ async def _positioned_consumer(
     return consumer, kinds_by_topic
 
 
-async def topic_partitions(topics: list[str], kafka: KafkaSettings) -> list[TopicPartition]:
+async def topic_partitions(
+    admin: AIOKafkaAdminClient, topics: list[str], kafka: KafkaSettings
+) -> list[TopicPartition]:
     """Every partition of ``topics``; ``ConfigError`` naming the settings if one is missing."""
-    admin = AIOKafkaAdminClient(**client_options(kafka))
-    await admin.start()
-    try:
-        described = await admin.describe_topics(topics)
-    finally:
-        await admin.close()
+    described = await admin.describe_topics(topics)
     missing = [str(topic["topic"]) for topic in described if topic["error_code"] != 0]
     if missing:
         raise ConfigError(
@@ -191,13 +196,29 @@ async def tail(
     ``on_ready`` is called once every partition is positioned: a record produced after it is
     seen. Returns the number of records printed.
     """
-    try:
-        consumer, kinds_by_topic = await _positioned_consumer(options)
-    except (TimeoutError, KafkaError, OSError) as exc:
-        raise SinkUnavailableError(
-            f"cannot read from Kafka at {options.kafka.bootstrap_servers} within "
-            f"{options.kafka.send_timeout_s} s: {exc!r}; check FEEDER_KAFKA__BOOTSTRAP_SERVERS"
-        ) from exc
+    async with kafka_connection(options.kafka) as connection:
+        try:
+            consumer, kinds_by_topic = await _positioned_consumer(options, connection)
+        except (TimeoutError, KafkaError, OSError) as exc:
+            raise SinkUnavailableError(
+                f"cannot read from Kafka at {options.kafka.bootstrap_servers} within "
+                f"{options.kafka.send_timeout_s} s: {exc!r}; check "
+                "FEEDER_KAFKA__BOOTSTRAP_SERVERS"
+            ) from exc
+        return await _print_records(
+            options, consumer, kinds_by_topic, out=out, stopping=stopping, on_ready=on_ready
+        )
+
+
+async def _print_records(
+    options: TailOptions,
+    consumer: AIOKafkaConsumer,
+    kinds_by_topic: dict[str, TopicKind],
+    *,
+    out: TextIO,
+    stopping: asyncio.Event,
+    on_ready: Callable[[], None] | None,
+) -> int:
     printed = 0
     limit = options.max_records
     try:
@@ -245,11 +266,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         options = options_from_args(args)
     except ValidationError as exc:
-        print(f"error: invalid Kafka settings: {exc}", file=sys.stderr)
+        print("error: invalid Kafka settings:", file=sys.stderr)
+        for line in validation_problems(exc):
+            print(f"  {line}", file=sys.stderr)
         return 2
     try:
         return asyncio.run(_main(options))
-    except (ConfigError, SinkUnavailableError) as exc:
+    except FeederError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:

@@ -27,7 +27,8 @@ from feeder.core.page_plan import parse_page
 from feeder.core.snapshot import SessionSnapshot
 from feeder.errors import ApiUnavailableError, SinkUnavailableError
 from feeder.settings import KafkaSettings
-from feeder.sink.kafka import client_options
+from feeder.sink.connection import kafka_connection, start_within_deadline
+from feeder.sink.kafka import with_admin
 from feeder.source.page import PageQuery, RawPage
 
 _POLL_MS = 500
@@ -115,30 +116,33 @@ class EventTopic:
     @contextlib.asynccontextmanager
     async def opened(cls, kafka: KafkaSettings, topic: str) -> AsyncIterator[EventTopic]:
         """Every partition of ``topic`` assigned, at its beginning, with its end noted now."""
-        consumer = AIOKafkaConsumer(
-            **client_options(kafka),
-            group_id=None,
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-        )
-        try:
-            async with asyncio.timeout(kafka.send_timeout_s):
-                await consumer.start()
-                partitions = await topic_partitions([topic], kafka)
-                consumer.assign(partitions)
-                await consumer.seek_to_beginning(*partitions)
-                beginnings = await consumer.beginning_offsets(partitions)
-                ends = await consumer.end_offsets(partitions)
-        except (TimeoutError, KafkaError, OSError) as exc:
-            await cls._stop(consumer, kafka)
-            raise _unavailable(kafka, exc) from exc
-        except BaseException:
-            await cls._stop(consumer, kafka)
-            raise
-        try:
-            yield cls(kafka, consumer, beginnings, ends)
-        finally:
-            await cls._stop(consumer, kafka)
+        async with kafka_connection(kafka) as connection:
+            consumer = AIOKafkaConsumer(
+                **connection.options,
+                group_id=None,
+                enable_auto_commit=False,
+                isolation_level="read_committed",
+            )
+            try:
+                await start_within_deadline(connection, consumer.start(), "connecting the consumer")
+                partitions = await with_admin(
+                    connection, lambda admin, settings: topic_partitions(admin, [topic], settings)
+                )
+                async with asyncio.timeout(kafka.send_timeout_s):
+                    consumer.assign(partitions)
+                    await consumer.seek_to_beginning(*partitions)
+                    beginnings = await consumer.beginning_offsets(partitions)
+                    ends = await consumer.end_offsets(partitions)
+            except (TimeoutError, KafkaError, OSError) as exc:
+                await cls._stop(consumer, kafka)
+                raise _unavailable(kafka, exc) from exc
+            except BaseException:
+                await cls._stop(consumer, kafka)
+                raise
+            try:
+                yield cls(kafka, consumer, beginnings, ends)
+            finally:
+                await cls._stop(consumer, kafka)
 
     @staticmethod
     async def _stop(consumer: AIOKafkaConsumer, kafka: KafkaSettings) -> None:

@@ -16,6 +16,7 @@ from types import TracebackType
 
 from feeder.localkafka.jars import broker_classpath
 from feeder.localkafka.probe import count_brokers
+from feeder.localkafka.security import BrokerSecurity
 
 DEFAULT_KAFKA_VERSION = "4.4.0"
 _LOG4J_CONFIG = Path(__file__).with_name("log4j2.yaml")
@@ -43,15 +44,25 @@ def _die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _server_properties(data_dir: Path, port: int, controller_port: int) -> str:
+def _server_properties(
+    data_dir: Path,
+    port: int,
+    controller_port: int,
+    security: BrokerSecurity | None,
+    secured_ports: dict[str, int],
+) -> str:
+    listeners = {"PLAINTEXT": "PLAINTEXT", **(security.listeners() if security else {})}
+    ports = {"PLAINTEXT": port, **secured_ports}
+    addresses = [f"{name}://127.0.0.1:{ports[name]}" for name in listeners]
+    protocol_map = [f"{name}:{protocol}" for name, protocol in listeners.items()]
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "listeners": ",".join([*addresses, f"CONTROLLER://127.0.0.1:{controller_port}"]),
+        "advertised.listeners": ",".join(addresses),
         "controller.listener.names": "CONTROLLER",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "listener.security.protocol.map": ",".join([*protocol_map, "CONTROLLER:PLAINTEXT"]),
         "inter.broker.listener.name": "PLAINTEXT",
         "log.dirs": str(data_dir / "log"),
         "num.partitions": "1",
@@ -67,15 +78,27 @@ def _server_properties(data_dir: Path, port: int, controller_port: int) -> str:
         # The log cleaner looks for work every second instead of every 15 s: compaction (the
         # state topic's tombstones) shows within a test's patience. Cheap on a local broker.
         "log.cleaner.backoff.ms": "1000",
+        **(security.server_properties() if security else {}),
     }
     return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+
+def _cluster_id(data_dir: Path) -> str:
+    """The data folder's cluster id, made on first use: a restart over the same folder must
+    format with the same one (Kafka 4 refuses another)."""
+    remembered = data_dir / "cluster.id"
+    if not remembered.exists():
+        remembered.write_text(str(uuid.uuid4()))
+    return remembered.read_text().strip()
 
 
 class LocalKafkaBroker:
     """A context manager owning one broker JVM and its data folder.
 
     ``start()`` blocks until the broker lists itself in a metadata response; ``stop()`` is
-    idempotent, sends SIGTERM, waits ``stop_timeout_s`` and then kills the JVM.
+    idempotent, sends SIGTERM, waits ``stop_timeout_s`` and then kills the JVM. With
+    ``security``, secured listeners open beside PLAINTEXT (see :mod:`feeder.localkafka.security`);
+    ``bootstrap_servers_of(name)`` is the address of one.
     """
 
     def __init__(
@@ -85,6 +108,7 @@ class LocalKafkaBroker:
         port: int | None = None,
         controller_port: int | None = None,
         data_dir: Path | None = None,
+        security: BrokerSecurity | None = None,
         heap_mb: int = 512,
         start_timeout_s: float = 90.0,
         stop_timeout_s: float = 20.0,
@@ -93,6 +117,9 @@ class LocalKafkaBroker:
         self.port = port or free_port()
         self.controller_port = controller_port or free_port()
         self._given_data_dir = data_dir
+        self.security = security
+        listeners = security.listeners() if security else {}
+        self._secured_ports = {name: free_port() for name in listeners}
         self._heap_mb = heap_mb
         self._start_timeout_s = start_timeout_s
         self._stop_timeout_s = stop_timeout_s
@@ -105,13 +132,25 @@ class LocalKafkaBroker:
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    def bootstrap_servers_of(self, listener: str) -> str:
+        """The address of a secured listener (``SSL``, ``MTLS``, ``SASL_SSL``, ``OAUTH``)."""
+        if listener == "PLAINTEXT":
+            return self.bootstrap_servers
+        if listener not in self._secured_ports:
+            raise KeyError(f"this broker has no {listener} listener")
+        return f"127.0.0.1:{self._secured_ports[listener]}"
+
     def start(self) -> None:
         started = time.monotonic()
         libs = broker_classpath(self.version)
         self._data_dir = self._given_data_dir or Path(tempfile.mkdtemp(prefix="feeder-kafka-"))
         self._data_dir.mkdir(parents=True, exist_ok=True)
         properties = self._data_dir / "server.properties"
-        properties.write_text(_server_properties(self._data_dir, self.port, self.controller_port))
+        properties.write_text(
+            _server_properties(
+                self._data_dir, self.port, self.controller_port, self.security, self._secured_ports
+            )
+        )
         self._log_file = self._data_dir / "broker.log"
         java = shutil.which("java")
         if java is None:
@@ -128,6 +167,7 @@ class LocalKafkaBroker:
                     "-XX:+UseSerialGC",
                     "-XX:TieredStopAtLevel=1",
                     "-Xshare:auto",
+                    *(self.security.jvm_properties() if self.security else []),
                     log_config,
                     "-cp",
                     classpath,
@@ -159,9 +199,10 @@ class LocalKafkaBroker:
                 "format",
                 "--ignore-formatted",
                 "-t",
-                str(uuid.uuid4()),
+                _cluster_id(props.parent),
                 "-c",
                 str(props),
+                *(self.security.storage_format_arguments() if self.security else []),
             ],
             capture_output=True,
             text=True,

@@ -3,48 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
-from aiokafka.helpers import create_ssl_context
 
 from feeder.core.records import OutgoingRecord
-from feeder.errors import ConfigError, SinkUnavailableError
+from feeder.errors import SinkUnavailableError
 from feeder.settings import KafkaSettings
+from feeder.sink.connection import KafkaConnection, kafka_connection, start_within_deadline
 from feeder.sink.partition_batches import send_in_batches
-from feeder.sink.topics import ensure_topics, wanted_topics
+from feeder.sink.topics import check_cleanup_policies, ensure_topics, wanted_topics
 
 logger = logging.getLogger("feeder.sink")
-
-
-def client_options(settings: KafkaSettings) -> dict[str, Any]:
-    """Connection options shared by the producer and the admin client."""
-    options: dict[str, Any] = {
-        "bootstrap_servers": settings.bootstrap_servers,
-        "client_id": settings.client_id,
-        "security_protocol": settings.security_protocol,
-        "request_timeout_ms": int(settings.send_timeout_s * 1000),
-    }
-    if settings.security_protocol in {"SSL", "SASL_SSL"}:
-        options["ssl_context"] = create_ssl_context(
-            cafile=None if settings.ssl_cafile is None else str(settings.ssl_cafile)
-        )
-    if settings.security_protocol.startswith("SASL"):
-        if settings.sasl_mechanism is None or settings.sasl_username is None:
-            raise ConfigError(
-                "FEEDER_KAFKA__SECURITY_PROTOCOL=SASL_* needs FEEDER_KAFKA__SASL_MECHANISM, "
-                "FEEDER_KAFKA__SASL_USERNAME and FEEDER_KAFKA__SASL_PASSWORD"
-            )
-        options["sasl_mechanism"] = settings.sasl_mechanism
-        options["sasl_plain_username"] = settings.sasl_username
-        options["sasl_plain_password"] = (
-            None if settings.sasl_password is None else settings.sasl_password.get_secret_value()
-        )
-    return options
 
 
 class KafkaSink:
@@ -60,22 +35,37 @@ class KafkaSink:
     the producer, and only the first to need a new one starts it.
     """
 
-    def __init__(self, settings: KafkaSettings, producer: AIOKafkaProducer) -> None:
-        self._settings = settings
+    def __init__(
+        self,
+        connection: KafkaConnection,
+        producer: AIOKafkaProducer,
+        resources: contextlib.AsyncExitStack,
+    ) -> None:
+        self._connection = connection
+        self._settings = connection.settings
         self._producer: AIOKafkaProducer | None = producer
         self._starting = asyncio.Lock()
+        self._resources = resources
 
     @classmethod
     async def open(cls, settings: KafkaSettings) -> KafkaSink:
-        if settings.create_topics:
-            await _with_deadline(settings, _create_topics(settings), "creating topics")
-        return cls(settings, await _start_producer(settings))
+        """Connect, create missing topics (if configured), check the existing topics' cleanup
+        policies and start the producer; errors name the setting to fix."""
+        resources = contextlib.AsyncExitStack()
+        try:
+            connection = await resources.enter_async_context(kafka_connection(settings))
+            await with_admin(connection, _prepare_topics)
+            producer = await _start_producer(connection)
+        except BaseException:
+            await resources.aclose()
+            raise
+        return cls(connection, producer, resources)
 
     async def publish(self, records: Sequence[OutgoingRecord]) -> None:
         if not records:
             return
         async with self._starting:
-            producer = self._producer or await _start_producer(self._settings)
+            producer = self._producer or await _start_producer(self._connection)
             self._producer = producer
         try:
             async with asyncio.timeout(self._settings.send_timeout_s):
@@ -102,42 +92,58 @@ class KafkaSink:
 
     async def aclose(self) -> None:
         await self._discard_producer(self._producer)
+        await self._resources.aclose()
 
 
 async def check_kafka(settings: KafkaSettings) -> list[str]:
-    """Reach the cluster once; return the names of feeder's topics that do not exist yet."""
+    """Reach the cluster once; return the names of feeder's topics that do not exist yet.
 
-    async def missing_topics() -> list[str]:
-        admin = AIOKafkaAdminClient(**client_options(settings))
-        await admin.start()
-        try:
-            existing = set(await admin.list_topics())
-        finally:
-            await admin.close()
+    Raises ``ConfigError`` when an existing topic has the wrong cleanup policy, and what
+    :func:`~feeder.sink.connection.start_within_deadline` raises when Kafka cannot be reached.
+    """
+
+    async def missing_topics(admin: AIOKafkaAdminClient, settings: KafkaSettings) -> list[str]:
+        existing = set(await admin.list_topics())
+        await check_cleanup_policies(admin, settings)
         return [topic.name for topic in wanted_topics(settings) if topic.name not in existing]
 
-    try:
-        async with asyncio.timeout(settings.send_timeout_s):
-            return await missing_topics()
-    except (TimeoutError, KafkaError, OSError) as exc:
-        raise SinkUnavailableError(
-            f"cannot reach Kafka at {settings.bootstrap_servers} within "
-            f"{settings.send_timeout_s} s: {exc!r}; check FEEDER_KAFKA__BOOTSTRAP_SERVERS"
-        ) from exc
+    async with kafka_connection(settings) as connection:
+        return await with_admin(connection, missing_topics)
 
 
-async def _create_topics(settings: KafkaSettings) -> None:
-    admin = AIOKafkaAdminClient(**client_options(settings))
-    await admin.start()
+T = TypeVar("T")
+
+
+async def with_admin(
+    connection: KafkaConnection, work: Callable[[AIOKafkaAdminClient, KafkaSettings], Awaitable[T]]
+) -> T:
+    """Run ``work`` with a started admin client, within ``send_timeout_s``; close it after."""
+    settings = connection.settings
+    admin = AIOKafkaAdminClient(**connection.options)
     try:
-        await ensure_topics(admin, settings)
+        await start_within_deadline(connection, admin.start(), "connecting the admin client")
+        try:
+            async with asyncio.timeout(settings.send_timeout_s):
+                return await work(admin, settings)
+        except (TimeoutError, KafkaError, OSError) as exc:
+            raise SinkUnavailableError(
+                f"Kafka at {settings.bootstrap_servers} did not answer an admin request within "
+                f"{settings.send_timeout_s} s ({exc!r}); check FEEDER_KAFKA__BOOTSTRAP_SERVERS"
+            ) from exc
     finally:
         await admin.close()
 
 
-async def _start_producer(settings: KafkaSettings) -> AIOKafkaProducer:
+async def _prepare_topics(admin: AIOKafkaAdminClient, settings: KafkaSettings) -> None:
+    if settings.create_topics:
+        await ensure_topics(admin, settings)
+    await check_cleanup_policies(admin, settings)
+
+
+async def _start_producer(connection: KafkaConnection) -> AIOKafkaProducer:
+    settings = connection.settings
     producer = AIOKafkaProducer(
-        **client_options(settings),
+        **connection.options,
         acks="all",
         enable_idempotence=True,
         compression_type=None if settings.compression == "none" else settings.compression,
@@ -145,7 +151,7 @@ async def _start_producer(settings: KafkaSettings) -> AIOKafkaProducer:
         max_batch_size=settings.max_batch_bytes,
     )
     try:
-        await _with_deadline(settings, producer.start(), "connecting the producer")
+        await start_within_deadline(connection, producer.start(), "connecting the producer")
     except BaseException:
         await asyncio.shield(_stop_quietly(producer))
         raise
@@ -158,14 +164,3 @@ async def _stop_quietly(producer: AIOKafkaProducer) -> None:
             await producer.stop()
     except (TimeoutError, KafkaError):
         logger.debug("producer did not stop cleanly after a failed start")
-
-
-async def _with_deadline(settings: KafkaSettings, work: Awaitable[object], what: str) -> None:
-    try:
-        async with asyncio.timeout(settings.send_timeout_s):
-            await work
-    except (TimeoutError, KafkaError, OSError) as exc:
-        raise SinkUnavailableError(
-            f"{what} failed within {settings.send_timeout_s} s: {exc!r}; check the brokers at "
-            f"{settings.bootstrap_servers} (FEEDER_KAFKA__BOOTSTRAP_SERVERS)"
-        ) from exc

@@ -1,4 +1,4 @@
-"""Fixtures for the operations tests: repository paths and promtool."""
+"""Fixtures for the operations tests: repository paths, promtool and prometheus."""
 
 from __future__ import annotations
 
@@ -11,16 +11,25 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="session")
-def promtool() -> str:
-    """Path of promtool; fails (never skips) when it is missing, so CI cannot pass without it."""
-    found = shutil.which("promtool")
-    beside_python = Path(sys.executable).with_name("promtool")
+def _prometheus_tool(name: str) -> str:
+    """Path of ``name``; fails (never skips) when it is missing, so CI cannot pass without it."""
+    found = shutil.which(name)
+    beside_python = Path(sys.executable).with_name(name)
     if found is None and beside_python.is_file():
         found = str(beside_python)
     if found is None:
         pytest.fail(
-            "promtool is not installed: `./dev test` installs it into the virtual environment "
+            f"{name} is not installed: `./dev test` installs it into the virtual environment "
             "(from Debian's prometheus package); by hand: `apt-get install prometheus`"
         )
     return found
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    return _prometheus_tool("promtool")
+
+
+@pytest.fixture(scope="session")
+def prometheus_binary() -> str:
+    return _prometheus_tool("prometheus")

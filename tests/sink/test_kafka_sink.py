@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -89,3 +90,5 @@ async def test_a_broker_that_goes_away_fails_the_page_instead_of_hanging() -> No
         with pytest.raises(SinkUnavailableError):
             await sink.publish([record])
         await sink.aclose()
+    # The producer that missed its deadline was closed, not left retrying in the background.
+    assert [task for task in asyncio.all_tasks() if "aiokafka" in repr(task.get_coro())] == []

@@ -56,16 +56,13 @@ class OAuthClientCredentialsProvider:
         "_client_id",
         "_client_secret",
         "_clock",
+        "_endpoint_setting",
         "_http",
         "_lock",
         "_observer",
         "_scope",
         "_token_url",
-    )
-
-    settings_hint = (
-        "FEEDER_API__OAUTH_CLIENT_ID, FEEDER_API__OAUTH_CLIENT_SECRET and "
-        "FEEDER_API__OAUTH_SCOPE (and that this client may list sessions)"
+        "settings_hint",
     )
 
     def __init__(
@@ -78,7 +75,16 @@ class OAuthClientCredentialsProvider:
         http: httpx.AsyncClient,
         clock: Clock,
         observer: ApiObserver = NO_OP_OBSERVER,
+        settings_hint: str = (
+            "FEEDER_API__OAUTH_CLIENT_ID, FEEDER_API__OAUTH_CLIENT_SECRET and "
+            "FEEDER_API__OAUTH_SCOPE (and that this client may list sessions)"
+        ),
+        endpoint_setting: str = "FEEDER_API__OAUTH_TOKEN_URL",
     ) -> None:
+        """``settings_hint`` and ``endpoint_setting`` name the settings in error messages (the
+        Kafka sink's OAUTHBEARER login uses this class with its own settings)."""
+        self.settings_hint = settings_hint
+        self._endpoint_setting = endpoint_setting
         self._token_url = token_url
         self._client_id = client_id
         self._client_secret = client_secret
@@ -152,7 +158,7 @@ class OAuthClientCredentialsProvider:
             )
         if is_retriable_status(status):
             raise ApiUnavailableError(f"{where} answered {status}")
-        raise ConfigError(f"{where} answered {status}; check FEEDER_API__OAUTH_TOKEN_URL")
+        raise ConfigError(f"{where} answered {status}; check {self._endpoint_setting}")
 
     def _parse(self, body: bytes, requested_at_s: float, where: str) -> _CachedToken:
         """The token in a 200 answer; an unusable answer is treated as a transient fault."""
