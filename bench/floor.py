@@ -120,8 +120,7 @@ def measure_floor(
 
     def encode_all() -> list[list[OutgoingRecord]]:
         return [
-            page_records(plan, encoding=ENCODING, topics=topics, received_at=end)
-            for plan in plans
+            page_records(plan, encoding=ENCODING, topics=topics, received_at=end) for plan in plans
         ]
 
     encoded = encode_all()

@@ -128,7 +128,8 @@ def measure_live(
         ]
     else:
         traffic = ["--start-paused"]
-    ground_truth = workdir / f"ground-truth-{int(changes_per_s)}-{uuid.uuid4().hex[:6]}.jsonl"
+    run = f"{int(changes_per_s)}-{requests_per_s:g}-{uuid.uuid4().hex[:6]}"  # a fresh feed each
+    ground_truth = workdir / f"ground-truth-{run}.jsonl"
     simulator, base_url = start_simulator(
         0,
         extra_args=[
@@ -149,10 +150,10 @@ def measure_live(
         "FEEDER_API__BASE_URL": base_url,
         "FEEDER_API__REQUESTS_PER_S": f"{requests_per_s:g}",
         "FEEDER_OBSERVABILITY__PORT": str(port),
-        "FEEDER_CHECKPOINT__PATH": str(workdir / f"live-{int(changes_per_s)}.sqlite3"),
+        "FEEDER_CHECKPOINT__PATH": str(workdir / f"live-{run}.sqlite3"),
     }
     admin = AdminClient(base_url)
-    log = workdir / f"live-{int(changes_per_s)}.log"
+    log = workdir / f"live-{run}.log"
     feeder = start_feeder(["run"], feeder_env, log, python=feeder_python)
     try:
         _wait_ready(port)

@@ -72,7 +72,9 @@ def start_feeder(
     with log_path.open("ab") as log:
         return subprocess.Popen(  # noqa: S603
             [python, "-m", "feeder", *args],
-            env={**os.environ, **env},
+            # PYTHONSAFEPATH: ``-m`` must not import the feeder of the working directory (this
+            # checkout) instead of the one installed for ``python``.
+            env={**os.environ, **env, "PYTHONSAFEPATH": "1"},
             stdout=subprocess.PIPE,
             stderr=log,
         )

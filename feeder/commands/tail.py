@@ -15,8 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,11 +28,11 @@ from feeder.commands.tailed_records import (
     format_json,
     format_line,
 )
+from feeder.commands.topic_reader import assigned_consumer
 from feeder.core.diff import EventType
-from feeder.errors import ConfigError, FeederError, SinkUnavailableError
+from feeder.errors import FeederError, SinkUnavailableError
 from feeder.settings import KafkaSettings
-from feeder.sink.connection import KafkaConnection, kafka_connection, start_within_deadline
-from feeder.sink.kafka import with_admin
+from feeder.sink.connection import KafkaConnection, kafka_connection
 
 _POLL_MS = 500
 
@@ -133,19 +132,9 @@ async def _positioned_consumer(
     options: TailOptions, connection: KafkaConnection
 ) -> tuple[AIOKafkaConsumer, dict[str, TopicKind]]:
     kinds_by_topic = {kind.topic_name(options.kafka.topics): kind for kind in options.kinds}
-    consumer = AIOKafkaConsumer(
-        **connection.options,
-        group_id=None,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-    )
+    consumer, partitions = await assigned_consumer(connection, list(kinds_by_topic))
     try:
-        await start_within_deadline(connection, consumer.start(), "connecting the consumer")
-        partitions = await with_admin(
-            connection, lambda admin, kafka: topic_partitions(admin, list(kinds_by_topic), kafka)
-        )
         async with asyncio.timeout(options.kafka.send_timeout_s):
-            consumer.assign(partitions)
             if options.from_beginning:
                 await consumer.seek_to_beginning(*partitions)
             else:
@@ -156,24 +145,6 @@ async def _positioned_consumer(
         await _stop(consumer, options.kafka.send_timeout_s)
         raise
     return consumer, kinds_by_topic
-
-
-async def topic_partitions(
-    admin: AIOKafkaAdminClient, topics: list[str], kafka: KafkaSettings
-) -> list[TopicPartition]:
-    """Every partition of ``topics``; ``ConfigError`` naming the settings if one is missing."""
-    described = await admin.describe_topics(topics)
-    missing = [str(topic["topic"]) for topic in described if topic["error_code"] != 0]
-    if missing:
-        raise ConfigError(
-            f"topic {', '.join(missing)} does not exist at {kafka.bootstrap_servers}; check "
-            "FEEDER_KAFKA__TOPICS__* and FEEDER_KAFKA__BOOTSTRAP_SERVERS"
-        )
-    return [
-        TopicPartition(str(topic["topic"]), int(partition["partition"]))
-        for topic in described
-        for partition in sorted(topic["partitions"], key=lambda p: int(p["partition"]))
-    ]
 
 
 async def _stop(consumer: AIOKafkaConsumer, timeout_s: float) -> None:

@@ -21,14 +21,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from feeder.audit.published import PublishedEvent, decode_event
-from feeder.commands.tail import topic_partitions
 from feeder.commands.tailed_records import ConsumedMessage
+from feeder.commands.topic_reader import assigned_consumer
 from feeder.core.page_plan import parse_page
 from feeder.core.snapshot import SessionSnapshot
 from feeder.errors import ApiUnavailableError, SinkUnavailableError
 from feeder.settings import KafkaSettings
-from feeder.sink.connection import kafka_connection, start_within_deadline
-from feeder.sink.kafka import with_admin
+from feeder.sink.connection import kafka_connection
 from feeder.source.page import PageQuery, RawPage
 
 _POLL_MS = 500
@@ -117,19 +116,9 @@ class EventTopic:
     async def opened(cls, kafka: KafkaSettings, topic: str) -> AsyncIterator[EventTopic]:
         """Every partition of ``topic`` assigned, at its beginning, with its end noted now."""
         async with kafka_connection(kafka) as connection:
-            consumer = AIOKafkaConsumer(
-                **connection.options,
-                group_id=None,
-                enable_auto_commit=False,
-                isolation_level="read_committed",
-            )
+            consumer, partitions = await assigned_consumer(connection, [topic])
             try:
-                await start_within_deadline(connection, consumer.start(), "connecting the consumer")
-                partitions = await with_admin(
-                    connection, lambda admin, settings: topic_partitions(admin, [topic], settings)
-                )
                 async with asyncio.timeout(kafka.send_timeout_s):
-                    consumer.assign(partitions)
                     await consumer.seek_to_beginning(*partitions)
                     beginnings = await consumer.beginning_offsets(partitions)
                     ends = await consumer.end_offsets(partitions)

@@ -25,6 +25,8 @@ TransitionKind = Literal[
     "created", "entered", "exited", "code_scanned", "suspected_fraud_changed", "status_changed"
 ]
 TRANSITION_KINDS: tuple[TransitionKind, ...] = get_args(TransitionKind)
+EVENT_TYPE_OF_KIND = {kind: f"session.{kind}" for kind in TRANSITION_KINDS}
+"""The feeder's CloudEvents ``type`` that reports each kind of transition."""
 
 
 @dataclass(frozen=True, slots=True)

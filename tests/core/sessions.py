@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from feeder.core.diff import Change, apply_version
 from feeder.core.snapshot import SessionSnapshot, parse_session
-from feeder.core.state import SessionState, fingerprint
+from feeder.core.state import Moments, SessionState, fingerprint
 from feeder.core.timestamps import format_timestamp
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -63,3 +63,17 @@ def apply_snapshot(
     known: SessionState | None, snapshot: SessionSnapshot, feed_start: datetime
 ) -> tuple[list[Change], SessionState]:
     return apply_version(known, snapshot, fingerprint(snapshot), feed_start)
+
+
+def tracked_state(session_id: str, updated_at: datetime, *, fraud: bool = False) -> SessionState:
+    """A checkpointed session with nothing but its id, updatedAt and fraud flag."""
+    return SessionState(
+        session_id=session_id,
+        updated_at=updated_at,
+        current=Moments(),
+        latest=Moments(),
+        suspected_fraud=fraud,
+        status="active",
+        expires_at=None,
+        fingerprints=(1,),
+    )

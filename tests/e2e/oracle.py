@@ -28,17 +28,9 @@ from datetime import datetime
 
 from feeder.core.timestamps import format_timestamp
 from feeder.simulator.clock import from_ms
-from feeder.simulator.ground_truth import Transition, Version
+from feeder.simulator.ground_truth import EVENT_TYPE_OF_KIND, Transition, Version
 
 EVENT_ID_NAMESPACE = uuid.UUID("6f1d7c2e-5a4b-4e8f-9c3d-2b1a0e9f8d7c")  # README: event ids
-TYPE_OF_KIND = {
-    "created": "session.created",
-    "entered": "session.entered",
-    "exited": "session.exited",
-    "code_scanned": "session.code_scanned",
-    "suspected_fraud_changed": "session.suspected_fraud_changed",
-    "status_changed": "session.status_changed",
-}
 TOGGLE_FIELD = {"suspected_fraud_changed": "suspectedFraud", "status_changed": "status"}
 INITIAL_VALUE: dict[str, object] = {"suspected_fraud_changed": False, "status_changed": "active"}
 ON_TIME_MS = 50  # a version visible within this of its updatedAt was not a late commit
@@ -46,7 +38,7 @@ Span = tuple[datetime, datetime]
 
 
 def expected_id(session_id: str, kind: str, identity: str) -> str:
-    name = "\x1f".join((session_id, TYPE_OF_KIND[kind], identity))
+    name = "\x1f".join((session_id, EVENT_TYPE_OF_KIND[kind], identity))
     return str(uuid.uuid5(EVENT_ID_NAMESPACE, name))
 
 

@@ -24,7 +24,7 @@ from feeder.app import run_backfill
 from feeder.commands.backfill import BackfillProgress
 from feeder.core.records import STRUCTURED_CONTENT_TYPE
 from feeder.core.timestamps import format_timestamp
-from feeder.simulator.ground_truth import Transition
+from feeder.simulator.ground_truth import EVENT_TYPE_OF_KIND, Transition
 from feeder.simulator.server import ThreadedSimulator, run_simulator_in_thread
 from tests.e2e.harness import (
     PublishedEvent,
@@ -38,7 +38,6 @@ from tests.e2e.harness import (
     wait_until,
 )
 from tests.e2e.java_cloudevents import build_decoder, decode_with_java
-from tests.e2e.oracle import TYPE_OF_KIND
 from tests.kafka_reading import ReadRecord, read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(420)]
@@ -141,7 +140,7 @@ def ids_of_the_same_transitions(
         return found
 
     taken = Counter(
-        (t.session_id, TYPE_OF_KIND[t.kind], repr(t.new))
+        (t.session_id, EVENT_TYPE_OF_KIND[t.kind], repr(t.new))
         for t in transitions
         if t.kind in ("suspected_fraud_changed", "status_changed")
     )
@@ -233,7 +232,7 @@ async def test_every_event_of_a_live_feed_and_a_backfill_decodes_with_both_sdks(
                     {"ce_backfillwindow"} if backfillwindow else set()
                 )
             decoded, event = decode_with_python(record)
-            assert decoded.type in TYPE_OF_KIND.values()
+            assert decoded.type in EVENT_TYPE_OF_KIND.values()
             assert decoded.source == live.events.source
             assert decoded.data_session_id == decoded.subject
             assert decoded.storeid == stores[decoded.subject]

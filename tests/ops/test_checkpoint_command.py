@@ -21,7 +21,8 @@ from feeder.checkpoint.exclusive import exclusive_checkpoint
 from feeder.cli import build_parser
 from feeder.commands import checkpoint
 from feeder.commands.backfill import default_state_path
-from feeder.core.state import FeedPosition, Moments, SessionState
+from feeder.core.state import FeedPosition, SessionState
+from tests.core.sessions import tracked_state
 
 T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
 NOW = T0 + timedelta(minutes=10)
@@ -33,16 +34,7 @@ POSITION = FeedPosition(
 
 
 def state(session_id: str, updated_s: float, *, fraud: bool = False) -> SessionState:
-    return SessionState(
-        session_id=session_id,
-        updated_at=T0 + timedelta(seconds=updated_s),
-        current=Moments(),
-        latest=Moments(),
-        suspected_fraud=fraud,
-        status="active",
-        expires_at=None,
-        fingerprints=(1,),
-    )
+    return tracked_state(session_id, T0 + timedelta(seconds=updated_s), fraud=fraud)
 
 
 def write_store(path: Path, states: list[SessionState], position: FeedPosition) -> None:

@@ -16,24 +16,16 @@ from feeder.checkpoint import SqliteCheckpointStore
 from feeder.commands import status
 from feeder.commands.status_sources import parse_metrics
 from feeder.core.diff import EventType
-from feeder.core.state import FeedPosition, Moments, SessionState
+from feeder.core.state import FeedPosition, SessionState
 from feeder.observability.metrics import FeederMetrics
+from tests.core.sessions import tracked_state
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 NOW = T0 + timedelta(minutes=10)
 
 
 def state(session_id: str, updated_s: float, *, fraud: bool = False) -> SessionState:
-    return SessionState(
-        session_id=session_id,
-        updated_at=T0 + timedelta(seconds=updated_s),
-        current=Moments(),
-        latest=Moments(),
-        suspected_fraud=fraud,
-        status="active",
-        expires_at=None,
-        fingerprints=(1,),
-    )
+    return tracked_state(session_id, T0 + timedelta(seconds=updated_s), fraud=fraud)
 
 
 POSITION = FeedPosition(
