@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' oracle and harness
 
-from feeder.localkafka import LocalKafkaBroker  # noqa: E402 - after the path
-from feeder.simulator.server import run_simulator_in_thread  # noqa: E402
-from feeder.simulator.settings import SimulatorSettings  # noqa: E402
-from tests.e2e.harness import (  # noqa: E402
+from feeder.localkafka import LocalKafkaBroker
+from feeder.simulator.server import run_simulator_in_thread
+from feeder.simulator.settings import SimulatorSettings
+from tests.e2e.harness import (
     feed_expectations,
     feeder_settings,
     published_events,
