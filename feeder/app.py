@@ -14,7 +14,7 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -24,11 +24,13 @@ from prometheus_client import CollectorRegistry
 from feeder.checkpoint import CheckpointStore, MemoryCheckpointStore, SqliteCheckpointStore
 from feeder.checkpoint.exclusive import exclusive_checkpoint
 from feeder.core.encoding import LIVE, ContentMode, EventEncoding, KeyStrategy, Origin, backfill
-from feeder.core.records import TopicNames
+from feeder.core.heartbeat import FeedActivity
+from feeder.core.page_plan import PagePlan
+from feeder.core.records import OutgoingRecord, TopicNames
 from feeder.core.state import FeedPosition
 from feeder.core.timestamps import EPOCH
 from feeder.errors import ApiUnavailableError, ConfigError, FatalError
-from feeder.loops import poll_forever, prune_forever
+from feeder.loops import heartbeat_forever, poll_forever, prune_forever
 from feeder.observability.http_server import (
     EmbeddedServer,
     bind_socket,
@@ -40,7 +42,7 @@ from feeder.settings import CheckpointSettings, FeederSettings, StartPosition
 from feeder.sink import KafkaSink, RecordSink
 from feeder.source import NO_OP_OBSERVER, ApiObserver, SessionsApiClient
 from feeder.source.timing import utc_now
-from feeder.sweeper import SweepConfig, Sweeper, SweepObserver
+from feeder.sweeper import PassReport, SweepConfig, Sweeper, SweepObserver
 
 logger = logging.getLogger("feeder")
 Clock = Callable[[], datetime]
@@ -98,7 +100,7 @@ async def _open_sweeper(
     store: CheckpointStore,
     sink: RecordSink,
     *,
-    start: datetime,
+    position: FeedPosition,
     origin: Origin,
     clock: Clock,
     api_observer: ApiObserver,
@@ -121,7 +123,7 @@ async def _open_sweeper(
             encoding=event_encoding(settings, origin),
             topics=topic_names(settings),
         ),
-        position=await Sweeper.resume_position(store, start, reread_delays_s),
+        position=position,
         clock=clock,
         observer=sweep_observer,
         stopping=stopping,
@@ -168,7 +170,7 @@ async def run_backfill(
             settings,
             store,
             await _open_sink(stack, settings),
-            start=start,
+            position=await Sweeper.resume_position(store, start, ()),
             origin=backfill(start, end),
             clock=clock,
             api_observer=NO_OP_OBSERVER,
@@ -199,6 +201,7 @@ class FeedApp:
         self.stopping = stopping or asyncio.Event()
         self.metrics = FeederMetrics(CollectorRegistry(), clock)
         self.sweeper: Sweeper | None = None
+        self.activity: FeedActivity | None = None
         self.metrics_port: int | None = None
         self.started = asyncio.Event()
 
@@ -210,18 +213,28 @@ class FeedApp:
             stack.callback(listener.close)
             store = await stack.enter_async_context(open_store(settings.checkpoint))
             sink = await _open_sink(stack, settings)
+            delays_s = settings.sweep.all_reread_delays_s
+            position = await Sweeper.resume_position(
+                store, feed_start(settings.sweep.start_position, self.clock()), delays_s
+            )
+            self.activity = FeedActivity(
+                feed=settings.heartbeat.feed_name,
+                started_at=self.clock(),
+                resumed_at=position,
+                topics=topic_names(settings),
+            )
             self.sweeper = await _open_sweeper(
                 stack,
                 settings,
                 store,
                 sink,
-                start=feed_start(settings.sweep.start_position, self.clock()),
+                position=position,
                 origin=LIVE,
                 clock=self.clock,
                 api_observer=self.metrics,
-                sweep_observer=self.metrics,
+                sweep_observer=ActivityObserver(self.metrics, self.activity),
                 stopping=self.stopping,
-                reread_delays_s=settings.sweep.all_reread_delays_s,
+                reread_delays_s=delays_s,
             )
             await self._supervise(self.sweeper, store, sink, listener, install_signal_handlers)
             logger.info("stopped at %s", self.sweeper.position)
@@ -289,6 +302,8 @@ class FeedApp:
                 ),
                 name="prune",
             )
+            if self.settings.heartbeat.enabled and self.activity is not None:
+                tasks.create_task(self._heartbeats(sweeper, sink, self.activity), name="heartbeat")
             with _signals_set(self.stopping, poll, enabled=install_signal_handlers):
                 logger.info(
                     "feeding from %s, resuming at %s; metrics on http://%s:%d/metrics",
@@ -307,6 +322,50 @@ class FeedApp:
                     logger.warning("the page in flight did not finish in time; abandoning it")
                     poll.cancel()
                 server.should_exit = True
+
+    async def _heartbeats(self, sweeper: Sweeper, sink: RecordSink, activity: FeedActivity) -> None:
+        settings = self.settings
+        await heartbeat_forever(
+            sink,
+            activity=activity,
+            position=lambda: sweeper.position,
+            topic=settings.kafka.topics.heartbeat,
+            encoding=event_encoding(settings, LIVE),
+            partition_watermarks_topic=(
+                settings.kafka.topics.events if settings.heartbeat.partition_watermarks else None
+            ),
+            stopping=self.stopping,
+            clock=self.clock,
+            interval_s=settings.heartbeat.interval_s,
+            observer=self.metrics,
+        )
+
+
+class ActivityObserver:
+    """The live sweep's observer: the metrics, and the activity heartbeats report."""
+
+    def __init__(self, metrics: FeederMetrics, activity: FeedActivity) -> None:
+        self._metrics = metrics
+        self._activity = activity
+
+    def page_written(
+        self,
+        sweep: str,
+        plan: PagePlan,
+        records: Sequence[OutgoingRecord],
+        *,
+        commit_s: float,
+        acked_at: datetime,
+    ) -> None:
+        self._metrics.page_written(sweep, plan, records, commit_s=commit_s, acked_at=acked_at)
+        self._activity.page_written(records)
+
+    def read_finished(self, sweep: str, started_at: datetime, now: datetime) -> None:
+        self._metrics.read_finished(sweep, started_at, now)
+
+    def tick_finished(self, report: PassReport) -> None:
+        self._metrics.tick_finished(report)
+        self._activity.tick_finished(report.live_read_at, report.skipped)
 
 
 def _first_leaf(group: BaseExceptionGroup[FatalError]) -> FatalError:

@@ -1,16 +1,19 @@
-"""The long-running loops the composition root starts: polling and pruning."""
+"""The long-running loops the composition root starts: polling, pruning and heartbeats."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from feeder.checkpoint import CheckpointStore, StoreSize
-from feeder.core.records import TopicNames, tombstone_record
+from feeder.core.encoding import EventEncoding
+from feeder.core.heartbeat import FeedActivity, heartbeat_records
+from feeder.core.records import OutgoingRecord, TopicNames, tombstone_record
+from feeder.core.state import FeedPosition
 from feeder.errors import RetriableError
 from feeder.sink import RecordSink
 from feeder.sweeper import Sweeper
@@ -30,6 +33,10 @@ class LoopObserver(Protocol):
     def tombstones_published(self, topic: str, count: int) -> None: ...
 
     def prune_failed(self, error: RetriableError) -> None: ...
+
+    def heartbeat_published(self, records: Sequence[OutgoingRecord]) -> None: ...
+
+    def heartbeat_failed(self, error: RetriableError) -> None: ...
 
 
 async def _pause(stopping: asyncio.Event, seconds: float) -> None:
@@ -124,3 +131,41 @@ async def prune_forever(
         else:
             observer.store_measured(size)
         await _pause(stopping, interval_s)
+
+
+async def heartbeat_forever(
+    sink: RecordSink,
+    *,
+    activity: FeedActivity,
+    position: Callable[[], FeedPosition],
+    topic: str,
+    encoding: EventEncoding,
+    partition_watermarks_topic: str | None,
+    stopping: asyncio.Event,
+    clock: Callable[[], datetime],
+    interval_s: float,
+    observer: LoopObserver,
+) -> None:
+    """Every ``interval_s`` (drift-free), publish a heartbeat for the committed ``position()``.
+
+    A heartbeat Kafka did not take is counted and not retried: the next one, on schedule, says
+    more. Heartbeats keep coming while the sweep fails, with watermarks that stand still — which
+    is how a consumer tells a stuck feed from a quiet one.
+    """
+    loop = asyncio.get_running_loop()
+    while not stopping.is_set():
+        started_s = loop.time()
+        records = heartbeat_records(
+            activity.beat(clock(), position()),
+            topic=topic,
+            encoding=encoding,
+            partition_watermarks_topic=partition_watermarks_topic,
+        )
+        try:
+            await sink.publish(records)
+        except RetriableError as exc:
+            observer.heartbeat_failed(exc)
+            logger.warning("heartbeat not published: %s", exc)
+        else:
+            observer.heartbeat_published(records)
+        await _pause(stopping, max(0.0, interval_s - (loop.time() - started_s)))

@@ -191,6 +191,10 @@ class TopicSettings(_Group):
     dead_letter: str = Field(
         "oasis.sessions.dlq", description="records that failed validation, kept whole"
     )
+    heartbeat: str = Field(
+        "oasis.sessions.heartbeat",
+        description="the feed's heartbeats: watermarks and counters every heartbeat.interval_s",
+    )
 
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -463,6 +467,23 @@ class EventSettings(_Group):
             raise ValueError(f"{setting}: {exc}") from None
 
 
+class HeartbeatSettings(_Group):
+    """Heartbeats: the feed's watermarks, so consumers tell "no changes" from "feed stuck"."""
+
+    enabled: bool = Field(True, description="publish heartbeats to kafka.topics.heartbeat")
+    interval_s: float = Field(10.0, gt=0, description="seconds between heartbeats")
+    feed_name: str = Field(
+        "oasis-sessions",
+        min_length=1,
+        description="the feed's name in heartbeats (their key and `feed`)",
+    )
+    partition_watermarks: bool = Field(
+        False,
+        description="also put each heartbeat as a feeder.watermark CloudEvent on every "
+        "partition of the events topic (for stream processors' event time)",
+    )
+
+
 class ObservabilitySettings(_Group):
     """Metrics, health and logs."""
 
@@ -491,6 +512,7 @@ class FeederSettings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
     events: EventSettings = Field(default_factory=EventSettings)
+    heartbeat: HeartbeatSettings = Field(default_factory=HeartbeatSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 
 

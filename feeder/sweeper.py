@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -70,6 +70,8 @@ class PassReport:
     re-read pass, how far its cursor trails ``now - delay`` (0 when on schedule).
     ``skipped_s``: seconds of stamps a pass skipped this tick (left to the next longer pass).
     ``deferred``: passes with a due read that this tick had no time left for.
+    ``skipped``: per re-read pass (by delay) that skipped ahead, the range ``[start, end)`` of
+    stamps it left to the next longer pass.
     """
 
     position: FeedPosition
@@ -78,6 +80,7 @@ class PassReport:
     behind_s: Mapping[str, float]
     skipped_s: Mapping[str, float]
     deferred: tuple[str, ...]
+    skipped: Mapping[float, tuple[datetime, datetime]] = field(default_factory=dict)
 
 
 class SweepObserver(Protocol):
@@ -165,6 +168,9 @@ class Sweeper:
             density=self._density,
             page_size=self._config.page_size,
         )
+        skipped = {
+            delay: (self.position.reread(delay), cursor) for delay, cursor in plan.skipped.items()
+        }
         self.position = self.position.with_rereads(plan.skipped)
         deferred: list[str] = []
         unfinished: dict[tuple[datetime, tuple[float, ...]], _Unfinished] = {}
@@ -184,7 +190,7 @@ class Sweeper:
                 deferred.extend(reread_name(delay) for delay in read.passes)
         self._unfinished = unfinished
         self._density.forget_before(now)
-        self._observer.tick_finished(self._report(now, plan.skipped_s, deferred))
+        self._observer.tick_finished(self._report(now, plan.skipped_s, deferred, skipped))
 
     async def backfill(self, end: datetime) -> None:
         """Read from the position's ``live`` cursor to ``end`` once (no re-reads)."""
@@ -194,7 +200,11 @@ class Sweeper:
             )
 
     def _report(
-        self, now: datetime, skipped_s: Mapping[float, float], deferred: list[str]
+        self,
+        now: datetime,
+        skipped_s: Mapping[float, float],
+        deferred: list[str],
+        skipped: Mapping[float, tuple[datetime, datetime]],
     ) -> PassReport:
         behind = {}
         for reread in self._passes:
@@ -208,6 +218,7 @@ class Sweeper:
             behind_s=behind,
             skipped_s={reread_name(delay): s for delay, s in skipped_s.items()},
             deferred=tuple(deferred),
+            skipped=skipped,
         )
 
     def _time_left(self, deadline: datetime | None) -> bool:

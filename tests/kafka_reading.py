@@ -18,6 +18,7 @@ class ReadRecord:
     value: bytes | None
     headers: dict[str, bytes]
     timestamp_ms: int
+    partition: int
 
 
 async def read_topic(
@@ -48,7 +49,7 @@ async def read_topic(
         for _ in range(max_polls):
             batches = await consumer.getmany(timeout_ms=300)
             fresh = [
-                ReadRecord(r.topic, r.key, r.value, dict(r.headers), r.timestamp)
+                ReadRecord(r.topic, r.key, r.value, dict(r.headers), r.timestamp, r.partition)
                 for batch in batches.values()
                 for r in batch
             ]

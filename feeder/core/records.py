@@ -57,7 +57,8 @@ class TopicNames:
 class OutgoingRecord:
     """One Kafka record; ``change_time`` (for events) feeds the freshness metric;
     ``oversized_from`` names the topic a too-large record was meant for (its stand-in here);
-    ``event_id`` names the event an event record carries. A ``None`` value is a tombstone."""
+    ``event_id`` names the event an event record carries; ``to_every_partition``: one copy goes to
+    each partition of the topic (a watermark). A ``None`` value is a tombstone."""
 
     topic: str
     key: bytes | None
@@ -67,13 +68,14 @@ class OutgoingRecord:
     change_time: datetime | None = None
     oversized_from: str | None = None
     event_id: str | None = None
+    to_every_partition: bool = False
 
 
 CONTENT_TYPE = "content-type"
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
 CE_PREFIX = "ce_"
 _JSON = DATA_CONTENT_TYPE.encode()
-_STRUCTURED_HEADERS: Headers = ((CONTENT_TYPE, STRUCTURED_CONTENT_TYPE.encode()),)
+STRUCTURED_HEADERS: Headers = ((CONTENT_TYPE, STRUCTURED_CONTENT_TYPE.encode()),)
 
 
 def binary_headers(attributes: dict[str, str]) -> Headers:
@@ -114,7 +116,7 @@ def event_records(
     )
     if encoding.content_mode is ContentMode.STRUCTURED:
         value = orjson.dumps(cloudevent(event, encoding, session=session))
-        headers = _STRUCTURED_HEADERS
+        headers = STRUCTURED_HEADERS
     else:
         value = orjson.dumps(event_data(event, session=session))
         headers = binary_headers(event_attributes(event, encoding))

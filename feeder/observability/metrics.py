@@ -275,6 +275,17 @@ class FeederMetrics:
             ["error"],
             registry=registry,
         )
+        self.heartbeats = Counter(
+            "feeder_heartbeats_published",
+            "heartbeats acknowledged on the heartbeat topic",
+            registry=registry,
+        )
+        self.heartbeat_failures = Counter(
+            "feeder_heartbeat_failures",
+            "heartbeats Kafka did not acknowledge (the next one is tried on schedule)",
+            ["error"],
+            registry=registry,
+        )
         self.tracked_sessions = Gauge(
             "feeder_checkpoint_tracked_sessions",
             "sessions in the checkpoint store",
@@ -404,3 +415,11 @@ class FeederMetrics:
 
     def prune_failed(self, error: RetriableError) -> None:
         self.prune_failures.labels(type(error).__name__).inc()
+
+    def heartbeat_published(self, records: Sequence[OutgoingRecord]) -> None:
+        self.heartbeats.inc()
+        for record in records:
+            self.kafka_records.labels(record.topic).inc()
+
+    def heartbeat_failed(self, error: RetriableError) -> None:
+        self.heartbeat_failures.labels(type(error).__name__).inc()

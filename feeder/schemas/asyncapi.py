@@ -32,9 +32,12 @@ from feeder.core.snapshot import parse_session
 from feeder.schemas.generate import (
     DEAD_LETTER_NAME,
     EXAMPLE_ENCODING,
+    HEARTBEAT_NAME,
     STATE_NAME,
+    WATERMARK_NAME,
     example_documents,
     example_events,
+    example_heartbeat_records,
     schema_documents,
 )
 from feeder.schemas.models import SessionIdText
@@ -266,6 +269,29 @@ def _dead_letter_message(
     return {DEAD_LETTER_NAME: message}, [(topics.dead_letter, DEAD_LETTER_NAME)]
 
 
+def _heartbeat_messages(
+    components: _Components, schemas: dict[str, Any], examples: dict[str, Any], topics: TopicNames
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The heartbeat on its topic, and (opt-in) the ``feeder.watermark`` event on the events
+    topic's every partition."""
+    heartbeat, watermark = example_heartbeat_records(topics)
+    key = {"type": "string", "description": "the feed name (FEEDER_HEARTBEAT__FEED_NAME)"}
+    messages = {}
+    for record, name in ((heartbeat, HEARTBEAT_NAME), (watermark, WATERMARK_NAME)):
+        schema = schemas[name]
+        messages[name] = _message(
+            name,
+            schema,
+            components.add_document(name, schema),
+            key,
+            (_header_values(record.headers), examples[name]),
+            headers=_headers_schema(record.headers, {}),
+            content_type=_header_values(record.headers).get(_CONTENT_TYPE),
+            version_of=name,
+        )
+    return messages, [(heartbeat.topic, HEARTBEAT_NAME), (watermark.topic, WATERMARK_NAME)]
+
+
 def _topic_configuration(configs: dict[str, str]) -> dict[str, Any]:
     """Kafka's string configs as the binding types them (a list of policies, numbers)."""
     typed: dict[str, Any] = {}
@@ -383,6 +409,7 @@ def asyncapi_document() -> dict[str, Any]:
         _event_messages(components, schemas, examples, events, topics),
         _state_messages(components, schemas, examples, topics),
         _dead_letter_message(components, schemas, examples, topics),
+        _heartbeat_messages(components, schemas, examples, topics),
     ):
         messages.update(found)
         routes.extend(routed)
@@ -396,7 +423,8 @@ def asyncapi_document() -> dict[str, Any]:
             "description": "Change events (CloudEvents 1.0, structured JSON) for the sessions "
             "of the AiFi Oasis Admin API, keyed by session id; the fraud changes alone; the "
             "latest state of each live session (compacted, tombstoned when a session is "
-            "pruned); and the records that failed validation. See README.md, Events.",
+            "pruned); the records that failed validation; and the feed's heartbeats with its "
+            "watermarks. See README.md, Events.",
         },
         "servers": servers,
         "channels": channels,

@@ -25,23 +25,28 @@ from feeder.core.diff import EventType, apply_version
 from feeder.core.encoding import ContentMode, EventEncoding
 from feeder.core.events import ChangeEvent, change_events, cloudevent
 from feeder.core.field_policy import KEEP_EVERYTHING
+from feeder.core.heartbeat import WATERMARK_EVENT_TYPE, FeedActivity, heartbeat_records
 from feeder.core.page_plan import parse_page
-from feeder.core.records import TopicNames, dead_letter_record, event_records
+from feeder.core.records import OutgoingRecord, TopicNames, dead_letter_record, event_records
 from feeder.core.snapshot import parse_session
-from feeder.core.state import SessionState, fingerprint
+from feeder.core.state import FeedPosition, SessionState, fingerprint
 from feeder.core.timestamps import format_timestamp
 from feeder.schemas.models import (
     DeadLetterRecord,
+    Heartbeat,
     Session,
+    WatermarkEvent,
     binary_event_record_model,
     event_model,
 )
-from feeder.settings import EventSettings, TopicSettings
+from feeder.settings import EventSettings, HeartbeatSettings, SweepSettings, TopicSettings
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ID_PREFIX = "urn:feeder:schema:"
 STATE_NAME = "session-state"
 DEAD_LETTER_NAME = "dead-letter"
+HEARTBEAT_NAME = "heartbeat"
+WATERMARK_NAME = WATERMARK_EVENT_TYPE
 EXAMPLE_ENCODING = EventEncoding(source=EventSettings().source)
 BINARY_SUFFIX = ".binary"
 _EXAMPLE_START = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -69,7 +74,7 @@ def schema_names() -> list[str]:
     return (
         [event_type.value for event_type in EventType]
         + [binary_name(event_type) for event_type in EventType]
-        + [STATE_NAME, DEAD_LETTER_NAME]
+        + [STATE_NAME, DEAD_LETTER_NAME, HEARTBEAT_NAME, WATERMARK_NAME]
     )
 
 
@@ -84,6 +89,8 @@ def schema_documents() -> dict[str, dict[str, Any]]:
         documents[name] = _schema(binary_event_record_model(event_type), name)
     documents[STATE_NAME] = _schema(Session, STATE_NAME)
     documents[DEAD_LETTER_NAME] = _schema(DeadLetterRecord, DEAD_LETTER_NAME)
+    documents[HEARTBEAT_NAME] = _schema(Heartbeat, HEARTBEAT_NAME)
+    documents[WATERMARK_NAME] = _schema(WatermarkEvent, WATERMARK_NAME)
     return documents
 
 
@@ -181,7 +188,36 @@ def example_documents() -> dict[str, Any]:
         letter, topics, _EXAMPLE_START + timedelta(seconds=1), policy=KEEP_EVERYTHING
     )
     examples[DEAD_LETTER_NAME] = record_document(record.key, record.headers, record.value)
+    heartbeat, watermark = example_heartbeat_records(topics)
+    examples[HEARTBEAT_NAME] = orjson.loads(heartbeat.value or b"null")
+    examples[WATERMARK_NAME] = orjson.loads(watermark.value or b"null")
     return examples
+
+
+def example_heartbeat_records(topics: TopicNames) -> list[OutgoingRecord]:
+    """A heartbeat of a feed 20 minutes old, caught up, at the default settings: the heartbeat
+    topic's record and the events topic's ``feeder.watermark`` event."""
+    now = _EXAMPLE_START + timedelta(minutes=20)
+    live = now - timedelta(milliseconds=830)
+    delays = SweepSettings().all_reread_delays_s
+    position = FeedPosition(
+        _EXAMPLE_START,
+        live,
+        tuple((delay, min(live, now - timedelta(seconds=delay + 0.4))) for delay in delays),
+    )
+    activity = FeedActivity(
+        feed=HeartbeatSettings().feed_name,
+        started_at=_EXAMPLE_START,
+        resumed_at=FeedPosition.starting(_EXAMPLE_START, delays),
+        topics=topics,
+    )
+    activity.tick_finished(now - timedelta(milliseconds=810), {})
+    return heartbeat_records(
+        activity.beat(now, position),
+        topic=TopicSettings().heartbeat,
+        encoding=EXAMPLE_ENCODING,
+        partition_watermarks_topic=topics.events,
+    )
 
 
 def _json_text(document: object) -> str:

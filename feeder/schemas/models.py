@@ -317,3 +317,73 @@ class DeadLetterRecord(BaseModel):
         description="the record as the API sent it (any JSON value), after the field policy; "
         "null when a field policy is set and the record is not a JSON object"
     )
+
+
+class WatermarkEntry(_Closed):
+    lateness_s: float = Field(
+        alias="latenessS",
+        ge=0,
+        description="the lateness d this watermark is for: how long after its updatedAt a "
+        "version became visible in the API",
+    )
+    watermark: FeederTimestamp = Field(
+        description="every version stamped before it, at most latenessS late, was published"
+    )
+
+
+class HeartbeatCounters(_Closed):
+    pages: int = Field(ge=0, description="pages written since startedAt")
+    events: int = Field(ge=0, description="records put on the events topic since startedAt")
+    state_records: int = Field(alias="stateRecords", ge=0, description="state records since then")
+    dead_letters: int = Field(alias="deadLetters", ge=0, description="dead letters since then")
+
+
+class Heartbeat(_Closed):
+    """A heartbeat: the value of a heartbeat-topic record (key: the feed name,
+    FEEDER_HEARTBEAT__FEED_NAME), published every FEEDER_HEARTBEAT__INTERVAL_S.
+
+    Watermarks advancing with no events mean a quiet store; watermarks standing still mean a
+    stuck feed. See README.md, Heartbeats and watermarks.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, title="feeder heartbeat")
+
+    feed: str = Field(min_length=1, description="FEEDER_HEARTBEAT__FEED_NAME")
+    time: FeederTimestamp = Field(description="when feeder wrote the heartbeat, by its clock")
+    started_at: FeederTimestamp = Field(
+        alias="startedAt", description="when this feeder process started (a new one: a restart)"
+    )
+    sequence: int = Field(ge=1, description="heartbeats of this process, from 1")
+    feed_start: FeederTimestamp = Field(
+        alias="feedStart",
+        description="where the feed began: versions stamped before it are not published",
+    )
+    watermark: FeederTimestamp = Field(
+        description="the watermark for lateness 0 (the first of watermarks)"
+    )
+    watermarks: list[WatermarkEntry] = Field(
+        min_length=1, description="one per lateness, from 0 up to the lookback"
+    )
+    last_live_read_at: FeederTimestamp | None = Field(
+        alias="lastLiveReadAt",
+        description="when the last complete live read began; null before the first one",
+    )
+    counters: HeartbeatCounters
+
+
+class WatermarkEvent(_Closed):
+    """A feeder.watermark CloudEvent (with FEEDER_HEARTBEAT__PARTITION_WATERMARKS=true): the
+    heartbeat as data, on every partition of the events topic, in the events' content mode."""
+
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, title="feeder.watermark CloudEvent"
+    )
+
+    specversion: Literal["1.0"]
+    id: str = Field(json_schema_extra={"format": "uuid"}, description="one per heartbeat")
+    source: str = Field(min_length=1, description="FEEDER_EVENTS__SOURCE")
+    type: Literal["feeder.watermark"]
+    time: FeederTimestamp = Field(description="when feeder wrote the heartbeat")
+    subject: str = Field(min_length=1, description="the feed name")
+    datacontenttype: Literal["application/json"]
+    data: Heartbeat

@@ -25,4 +25,6 @@ SCHEMA_VERSIONS: dict[str, int] = {
     "session.status_changed.binary": 1,
     "session-state": 1,
     "dead-letter": 1,
+    "heartbeat": 1,
+    "feeder.watermark": 1,
 }

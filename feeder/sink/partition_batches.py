@@ -11,7 +11,7 @@ aiokafka sends one partition's batches in submission order).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
@@ -37,9 +37,7 @@ async def send_in_batches(
         )
     builders: dict[tuple[str, int], object] = {}
     deliveries: list[asyncio.Future[object]] = []
-    for record in records:
-        every, available = partitions[record.topic]
-        partition = _partitioner(record.key, every, available)
+    for record, partition in _placed(records, partitions):
         builder = builders.get((record.topic, partition))
         if builder is None or not _append(builder, record):
             if builder is not None:  # full: submit it, then start the next one
@@ -55,6 +53,19 @@ async def send_in_batches(
     for (topic, partition), builder in builders.items():
         deliveries.append(await producer.send_batch(builder, topic, partition=partition))
     return deliveries
+
+
+def _placed(
+    records: Sequence[OutgoingRecord], partitions: dict[str, tuple[list[int], list[int]]]
+) -> Iterator[tuple[OutgoingRecord, int]]:
+    """Each record with its partition; a record ``to_every_partition`` once per partition."""
+    for record in records:
+        every, available = partitions[record.topic]
+        if record.to_every_partition:
+            for partition in every:
+                yield record, partition
+        else:
+            yield record, _partitioner(record.key, every, available)
 
 
 def _append(builder: object, record: OutgoingRecord) -> bool:

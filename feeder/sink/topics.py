@@ -28,7 +28,12 @@ def wanted_topics(settings: KafkaSettings) -> list[NewTopic]:
         topic(topics.fraud),
         topic(topics.state, **state_topic_configs(settings)),
         topic(topics.dead_letter),
+        topic(topics.heartbeat, **HEARTBEAT_TOPIC_CONFIGS),
     ]
+
+
+HEARTBEAT_TOPIC_CONFIGS = {"cleanup.policy": "delete", "retention.ms": str(24 * 3600 * 1000)}
+"""A created heartbeat topic keeps a day of heartbeats: they matter while they are fresh."""
 
 
 def state_topic_configs(settings: KafkaSettings) -> dict[str, str]:

@@ -64,10 +64,12 @@ def feeder_settings(
     *,
     page_size: int = 200,
     events: dict[str, object] | None = None,
+    heartbeat: dict[str, object] | None = None,
     **sweep: object,
 ) -> FeederSettings:
     """Fast-polling settings against the simulator, with topics no other test uses; ``events``
-    are the event settings (content mode, field policy, …)."""
+    are the event settings (content mode, field policy, …), ``heartbeat`` the heartbeat
+    settings."""
     suffix = uuid.uuid4().hex[:8]
     sweep_settings = {
         "start_position": "earliest",
@@ -100,10 +102,12 @@ def feeder_settings(
                     "fraud": f"fraud-{suffix}",
                     "state": f"state-{suffix}",
                     "dead_letter": f"dlq-{suffix}",
+                    "heartbeat": f"heartbeat-{suffix}",
                 },
             },
             "checkpoint": {"backend": "sqlite", "path": str(checkpoint)},
             "events": events or {},
+            "heartbeat": heartbeat or {},
             "observability": {"port": 0},
         }
     )

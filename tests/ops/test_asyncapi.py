@@ -18,7 +18,13 @@ from feeder.core.diff import EventType
 from feeder.core.records import TopicNames, event_records, state_record, tombstone_record
 from feeder.core.snapshot import parse_session
 from feeder.schemas.asyncapi import ASYNCAPI_FILE, TOMBSTONE_NAME, stale_asyncapi
-from feeder.schemas.generate import EXAMPLE_ENCODING, STATE_NAME, example_events
+from feeder.schemas.generate import (
+    EXAMPLE_ENCODING,
+    HEARTBEAT_NAME,
+    STATE_NAME,
+    WATERMARK_NAME,
+    example_events,
+)
 from feeder.schemas.versions import SCHEMA_VERSIONS
 from feeder.settings import KafkaSettings
 from feeder.sink.topics import wanted_topics
@@ -78,7 +84,7 @@ def test_the_generator_notices_a_changed_document(tmp_path: Path) -> None:
 def test_the_asyncapi_parser_accepts_the_document(node: str) -> None:
     result = validate(node, DOCUMENT)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "valid AsyncAPI 3.0.0: 4 channels, 9 messages, 9 examples checked" in result.stdout
+    assert "valid AsyncAPI 3.0.0: 5 channels, 11 messages, 11 examples checked" in result.stdout
 
 
 def _broken(document: dict[str, Any], tmp_path: Path, name: str, edit: Any) -> Path:
@@ -148,8 +154,13 @@ def test_every_topic_and_message_is_where_the_encoder_sends_it(document: dict[st
         "fraud": TOPICS.fraud,
         "state": TOPICS.state,
         "dead_letter": TOPICS.dead_letter,
+        "heartbeat": SETTINGS.topics.heartbeat,
     }
-    assert set(channels["events"]["messages"]) == {event_type.value for event_type in EventType}
+    assert set(channels["events"]["messages"]) == {
+        *(event_type.value for event_type in EventType),
+        WATERMARK_NAME,
+    }
+    assert set(channels["heartbeat"]["messages"]) == {HEARTBEAT_NAME}
     assert set(channels["fraud"]["messages"]) == {EventType.SUSPECTED_FRAUD_CHANGED.value}
     assert set(channels["state"]["messages"]) == {STATE_NAME, TOMBSTONE_NAME}
     for operation in document["operations"].values():

@@ -25,7 +25,9 @@ from feeder.core.timestamps import format_timestamp
 from feeder.schemas.generate import (
     DEAD_LETTER_NAME,
     DIALECT,
+    HEARTBEAT_NAME,
     STATE_NAME,
+    WATERMARK_NAME,
     binary_name,
     example_session_record,
     record_document,
@@ -70,11 +72,11 @@ def test_the_generator_notices_a_changed_file(tmp_path: Path) -> None:
     assert stale_files(tmp_path) == ["session.entered.schema.json", "examples/leftover.json"]
 
 
-def test_there_is_a_schema_and_an_example_for_every_event_type_and_the_dead_letter() -> None:
+def test_there_is_a_schema_and_an_example_for_every_record_feeder_publishes() -> None:
     expected = (
         {event_type.value for event_type in EventType}
         | {f"{event_type.value}.binary" for event_type in EventType}
-        | {STATE_NAME, DEAD_LETTER_NAME}
+        | {STATE_NAME, DEAD_LETTER_NAME, HEARTBEAT_NAME, WATERMARK_NAME}
     )
     assert set(schema_names()) == expected
     for name in expected:
