@@ -19,10 +19,12 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
+import orjson
 from prometheus_client import CollectorRegistry
 
 from feeder.checkpoint import CheckpointStore, MemoryCheckpointStore, SqliteCheckpointStore
 from feeder.checkpoint.exclusive import exclusive_checkpoint
+from feeder.commands.topic_reader import latest_value_of_key
 from feeder.core.encoding import LIVE, ContentMode, EventEncoding, KeyStrategy, Origin, backfill
 from feeder.core.heartbeat import FeedActivity
 from feeder.core.page_plan import PagePlan
@@ -40,6 +42,7 @@ from feeder.observability.http_server import (
 from feeder.observability.metrics import FeederMetrics
 from feeder.settings import CheckpointSettings, FeederSettings, StartPosition
 from feeder.sink import KafkaSink, RecordSink
+from feeder.sink.connection import kafka_connection
 from feeder.source import NO_OP_OBSERVER, ApiObserver, SessionsApiClient
 from feeder.source.timing import utc_now
 from feeder.sweeper import PassReport, SweepConfig, Sweeper, SweepObserver
@@ -145,6 +148,37 @@ async def _reachable_at_start(client: SessionsApiClient) -> None:
         ) from exc
 
 
+async def _refuse_a_lost_checkpoint(settings: FeederSettings) -> None:
+    """Stop, naming the way out, when the SQLite checkpoint is empty although this feed has run
+    before (its heartbeats say so) and no start position was set: starting at ``now`` would
+    silently skip everything that changed since the checkpoint was lost."""
+    if (
+        settings.checkpoint.backend != "sqlite"
+        or not settings.heartbeat.enabled
+        or "start_position" in settings.sweep.model_fields_set
+    ):
+        return
+    async with kafka_connection(settings.kafka) as connection:
+        value = await latest_value_of_key(
+            connection, settings.kafka.topics.heartbeat, settings.heartbeat.feed_name.encode()
+        )
+    if value is None:
+        return
+    beat = orjson.loads(value)
+    oldest = beat["watermarks"][-1]
+    raise ConfigError(
+        f"the checkpoint at {settings.checkpoint.path} is empty, but feed "
+        f"{settings.heartbeat.feed_name!r} ran before: its last heartbeat ({beat['time']}) had "
+        f"published every change stamped before {oldest['watermark']} (up to "
+        f"{oldest['latenessS']:g} s late). Starting from now would skip what changed since. "
+        "Restore the checkpoint file (FEEDER_CHECKPOINT__PATH), or set "
+        f"FEEDER_SWEEP__START_POSITION={oldest['watermark']} to sweep again from there "
+        "(entries, exits and scans are published again under their ids; fraud and status "
+        "changes are judged against no earlier state, see the README, Guarantees), or set it "
+        "to now to skip that time on purpose"
+    )
+
+
 async def run_backfill(
     settings: FeederSettings,
     *,
@@ -213,6 +247,7 @@ class FeedApp:
             stack.callback(listener.close)
             store = await stack.enter_async_context(open_store(settings.checkpoint))
             sink = await _open_sink(stack, settings)
+            empty = await store.load_position() is None
             delays_s = settings.sweep.all_reread_delays_s
             position = await Sweeper.resume_position(
                 store, feed_start(settings.sweep.start_position, self.clock()), delays_s
@@ -236,6 +271,8 @@ class FeedApp:
                 stopping=self.stopping,
                 reread_delays_s=delays_s,
             )
+            if empty:
+                await _refuse_a_lost_checkpoint(settings)
             await self._supervise(self.sweeper, store, sink, listener, install_signal_handlers)
             logger.info("stopped at %s", self.sweeper.position)
 

@@ -5,7 +5,8 @@
     FeederError
     ├── RetriableError          transient: back off and try again (network, 5xx, 503, 429, timeouts)
     │   ├── ApiUnavailableError     the sessions API kept failing after the client's own retries
-    │   └── SinkUnavailableError    Kafka did not acknowledge within its deadline
+    │   ├── SinkUnavailableError    Kafka did not acknowledge within its deadline
+    │   └── CheckpointUnavailableError  the checkpoint could not be written (e.g. disk full)
     ├── FatalError              retrying cannot help: stop with a message naming the setting to fix
     │   ├── ConfigError             a setting is missing or invalid
     │   ├── AuthError               401/403 that persists after a token refresh
@@ -34,6 +35,10 @@ class ApiUnavailableError(RetriableError):
 
 class SinkUnavailableError(RetriableError):
     """Kafka did not acknowledge a send or flush within its deadline."""
+
+
+class CheckpointUnavailableError(RetriableError):
+    """The checkpoint store refused a write that may succeed later (its disk is full)."""
 
 
 class FatalError(FeederError):

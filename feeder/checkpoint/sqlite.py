@@ -20,7 +20,7 @@ import orjson
 from feeder.checkpoint.protocol import StoreDescription, StoreSize
 from feeder.core.state import FeedPosition, Moments, SessionState, version_fingerprint
 from feeder.core.timestamps import from_micros, to_micros
-from feeder.errors import ConfigError
+from feeder.errors import CheckpointUnavailableError, ConfigError
 
 _T = TypeVar("_T")
 _SCHEMA = """
@@ -339,7 +339,16 @@ class SqliteCheckpointStore:
                 _write_position(connection, position)
                 connection.execute(_WRITE_LAST_COMMIT, (committed_us,))
 
-        await self._run(write)
+        try:
+            await self._run(write)
+        except sqlite3.OperationalError as exc:
+            # SQLITE_FULL (and a write past the file size limit, which SQLite reports as an I/O
+            # error) roll the transaction back: the checkpoint stays as it was, and the page
+            # is written again once the write succeeds (same event ids).
+            raise CheckpointUnavailableError(
+                f"cannot write the checkpoint at {self._path}: {exc}; free space on its disk "
+                "(FEEDER_CHECKPOINT__PATH); the feed retries and resumes where it stopped"
+            ) from exc
 
     async def aclose(self) -> None:
         connection, self._connection = self._connection, None

@@ -89,6 +89,11 @@ class KafkaSink:
                 await producer.stop()
         except (TimeoutError, KafkaError):
             logger.warning("abandoned a Kafka producer that did not stop in time")
+            # stop() gave up flushing to brokers that are gone and left the connections open;
+            # close them, or they leak until the producer is collected
+            with contextlib.suppress(TimeoutError, KafkaError, OSError):
+                async with asyncio.timeout(5):
+                    await producer.client.close()
 
     async def aclose(self) -> None:
         await self._discard_producer(self._producer)

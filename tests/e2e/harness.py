@@ -153,18 +153,25 @@ def feed_expectations(
     app: FeedApp,
     *,
     hidden_spans: Sequence[tuple[datetime, datetime]] = (),
+    blind_spans: Sequence[tuple[datetime, datetime]] = (),
 ) -> Expectations:
-    """What ``app`` must have published of what ``sim`` did (call once the feed caught up)."""
+    """What ``app`` must have published of what ``sim`` did (call once the feed caught up);
+    ``blind_spans``: times it could not publish what it read (see ``expectations``)."""
     transitions = sim.call(lambda s: s.ground_truth())
     versions = sim.call(lambda s: s.versions())
     bound = timing(app.settings, live_gap_bound_s(registry_samples(app)))
-    return expectations(transitions, versions, bound, hidden_spans=hidden_spans)
+    return expectations(
+        transitions, versions, bound, hidden_spans=hidden_spans, blind_spans=blind_spans
+    )
 
 
 @contextlib.asynccontextmanager
-async def running_feed(settings: FeederSettings) -> AsyncIterator[FeedApp]:
-    """A FeedApp running in a task; stopped gracefully (and its failure raised) at exit."""
-    app = FeedApp(settings)
+async def running_feed(
+    settings: FeederSettings, *, clock: Callable[[], datetime] = utc_now
+) -> AsyncIterator[FeedApp]:
+    """A FeedApp (on ``clock``) running in a task; stopped gracefully (and its failure raised)
+    at exit."""
+    app = FeedApp(settings, clock=clock)
     task = asyncio.create_task(app.run(install_signal_handlers=False))
     started = asyncio.create_task(app.started.wait())
     await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED, timeout=60)

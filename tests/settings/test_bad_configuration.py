@@ -55,6 +55,7 @@ def good_env(sim: ThreadedSimulator, bootstrap: str, tmp_path: Path) -> dict[str
         "FEEDER_KAFKA__TOPICS__FRAUD": f"fraud-{suffix}",
         "FEEDER_KAFKA__TOPICS__STATE": f"state-{suffix}",
         "FEEDER_KAFKA__TOPICS__DEAD_LETTER": f"dlq-{suffix}",
+        "FEEDER_KAFKA__TOPICS__HEARTBEAT": f"heartbeat-{suffix}",
         "FEEDER_CHECKPOINT__PATH": str(tmp_path / "cp.sqlite3"),
         "FEEDER_OBSERVABILITY__PORT": "0",
     }

@@ -1,0 +1,164 @@
+"""Faults around a running feed: its broker stopped and restarted, its host's clock jumping
+forward and back. After each, the topic is checked against the simulator's ground truth."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from feeder.app import FeedApp
+from feeder.localkafka import LocalKafkaBroker
+from feeder.simulator.server import run_simulator_in_thread
+from feeder.source.timing import utc_now
+from tests.e2e.feeder_process import KILLED_PAGE_S
+from tests.e2e.harness import (
+    assert_exactly_once,
+    busy_store,
+    feed_expectations,
+    feeder_settings,
+    now,
+    published_events,
+    quiesce,
+    running_feed,
+    traffic_until,
+    wait_until,
+)
+from tests.faults.tally import LONG, Tally, tally
+
+pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(600)]
+
+
+@pytest.fixture
+def abandoned_producers_collected() -> Iterator[None]:
+    """Collect garbage after the test's event loop closed, so what it leaves to the collector
+    is warned about in this test (where it is expected), not in a later one."""
+    yield
+    gc.collect()
+
+
+async def readiness(app: FeedApp) -> int:
+    """``/readyz``'s status (asked without blocking the loop the feed's server runs on)."""
+    async with httpx.AsyncClient(timeout=2) as client:
+        return (await client.get(f"http://127.0.0.1:{app.metrics_port}/readyz")).status_code
+
+
+async def wait_for_readiness(app: FeedApp, status: int, timeout_s: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while await readiness(app) != status:
+        if loop.time() > deadline:
+            raise AssertionError(f"/readyz did not answer {status} within {timeout_s} s")
+        await asyncio.sleep(0.2)
+
+
+def sweep_failures(app: FeedApp) -> float:
+    return sum(
+        sample.value
+        for family in app.metrics.registry.collect()
+        for sample in family.samples
+        if sample.name == "feeder_sweep_failures_total"
+    )
+
+
+# A producer that missed its deadline while the broker was down is abandoned, not reused
+# (aiokafka #1101, feeder/sink/kafka.py); its sockets are closed only when it is collected.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+async def test_a_broker_outage_is_waited_out_with_the_checkpoint_kept_and_readyz_down(
+    abandoned_producers_collected: None, tmp_path: Path, fault_report: list[Tally]
+) -> None:
+    outage_s = 60.0 if LONG else 12.0
+    broker = LocalKafkaBroker(data_dir=tmp_path / "kafka")  # kept across the restart
+    broker.start()
+    try:
+        with run_simulator_in_thread(busy_store(seed=51)) as sim:
+            settings = feeder_settings(
+                sim.base_url,
+                sim.token,
+                broker.bootstrap_servers,
+                tmp_path / "cp.sqlite3",
+            )
+            settings = settings.model_copy(
+                update={
+                    "kafka": settings.kafka.model_copy(update={"send_timeout_s": 3.0}),
+                    "sweep": settings.sweep.model_copy(update={"error_backoff_max_s": 4.0}),
+                }
+            )
+            async with running_feed(settings) as app:
+                await traffic_until(sim, 100)
+                await wait_for_readiness(app, 200, timeout_s=30)
+                assert app.sweeper is not None
+                before = app.sweeper.position
+                stopped_at = now()
+                await asyncio.to_thread(broker.stop)
+                stopped = asyncio.get_running_loop().time()
+                await wait_for_readiness(app, 503, timeout_s=30)
+                assert sweep_failures(app) > 0
+                assert app.sweeper.position.live >= before.live  # the checkpoint is kept
+                remaining_s = outage_s - (asyncio.get_running_loop().time() - stopped)
+                await asyncio.sleep(max(0.0, remaining_s))  # the fault: the outage lasts this
+                assert await readiness(app) == 503
+                await asyncio.to_thread(broker.start)
+                await wait_for_readiness(app, 200, timeout_s=90)
+                # pages read during the outage were never published: what they showed and
+                # what changed back before the feed could read it again went unseen
+                blind = [(stopped_at - timedelta(seconds=KILLED_PAGE_S), now())]
+                await traffic_until(sim, 100)
+                await quiesce(sim, app)
+            expect = feed_expectations(sim, app, blind_spans=blind)
+        events = await published_events(broker.bootstrap_servers, settings.kafka.topics.events)
+    finally:
+        broker.stop()
+    result = tally(f"broker stopped for {outage_s:g} s, then restarted", events, expect)
+    fault_report.append(result)
+    assert (result.lost, result.new_id) == (0, 0), result.line()
+    # pages Kafka took but did not acknowledge before the outage are sent again, same ids
+    assert_exactly_once(events, expect, first_times=False, resends_allowed=True)
+
+
+class JumpingClock:
+    """The feeder host's clock, off by ``offset`` from the true time."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return utc_now() + self.offset
+
+
+async def test_the_hosts_clock_jumping_forward_and_back_loses_and_invents_nothing(
+    kafka_bootstrap: str, tmp_path: Path, fault_report: list[Tally]
+) -> None:
+    jumps = (timedelta(seconds=45), timedelta(seconds=-45), timedelta(0))
+    clock = JumpingClock()
+    with run_simulator_in_thread(busy_store(seed=53)) as sim:
+        settings = feeder_settings(
+            sim.base_url, sim.token, kafka_bootstrap, tmp_path / "cp.sqlite3"
+        )
+        async with running_feed(settings, clock=clock) as app:
+            for jump in jumps * (5 if LONG else 1):
+                await traffic_until(sim, 80)
+                clock.offset = jump
+                ticks = app.sweeper.live_read_at if app.sweeper else None
+                await wait_until(
+                    lambda ticks=ticks: (
+                        app.sweeper is not None and app.sweeper.live_read_at != ticks
+                    ),
+                    timeout_s=30,
+                    what="a live read on the jumped clock",
+                )
+            await traffic_until(sim, 80)
+            clock.offset = timedelta(0)
+            await quiesce(sim, app)
+        expect = feed_expectations(sim, app)
+    events = await published_events(kafka_bootstrap, settings.kafka.topics.events)
+    result = tally("host clock jumps +45 s, -45 s, back", events, expect)
+    fault_report.append(result)
+    assert (result.lost, result.same_id, result.new_id) == (0, 0, 0), result.line()
+    assert_exactly_once(events, expect, first_times=False)
