@@ -79,6 +79,28 @@ async def finish(
     return process.wait(30)
 
 
+async def last_run(
+    sim: ThreadedSimulator,
+    env: dict[str, str],
+    log: Path,
+    *,
+    gaps: Gaps,
+    blind: list[tuple[datetime, datetime]],
+    blind_from: datetime,
+) -> int:
+    """A last feeder, blind from ``blind_from`` until its first read, through more traffic
+    until it caught up and stopped on SIGTERM; its exit code."""
+    port = int(env["FEEDER_OBSERVABILITY__PORT"])
+    process = start_feeder(env, log)
+    try:
+        blind.append((blind_from, await first_read(port, log)))
+        await traffic_until(sim, 100)
+        return await finish(sim, process, Path(env["FEEDER_CHECKPOINT__PATH"]), port, gaps)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
 async def judged(
     sim: ThreadedSimulator,
     *,
@@ -122,16 +144,14 @@ async def test_kill_9_again_and_again_under_live_load_loses_nothing(
                 process.wait(10)
             killed_at = now()
             assert process.returncode == -signal.SIGKILL
-        last = start_feeder(env, log)
-        try:
-            blind.append(
-                (killed_at - timedelta(seconds=KILLED_PAGE_S), await first_read(port, log))
-            )
-            await traffic_until(sim, 100)
-            exit_code = await finish(sim, last, checkpoint, port, gaps)
-        finally:
-            if last.poll() is None:
-                last.kill()
+        exit_code = await last_run(
+            sim,
+            env,
+            log,
+            gaps=gaps,
+            blind=blind,
+            blind_from=killed_at - timedelta(seconds=KILLED_PAGE_S),
+        )
         result, events, expect = await judged(
             sim,
             env=env,
@@ -176,14 +196,7 @@ async def test_sigterm_during_a_page_finishes_it_and_re_sends_nothing(
             stopped_at = now()  # no new page is read from here on
             process.send_signal(signal.SIGTERM)
             assert process.wait(30) == 0, log.read_text()[-3000:]
-        last = start_feeder(env, log)
-        try:
-            blind.append((stopped_at, await first_read(port, log)))
-            await traffic_until(sim, 100)
-            exit_code = await finish(sim, last, checkpoint, port, gaps)
-        finally:
-            if last.poll() is None:
-                last.kill()
+        exit_code = await last_run(sim, env, log, gaps=gaps, blind=blind, blind_from=stopped_at)
         result, events, expect = await judged(
             sim,
             env=env,
@@ -307,14 +320,7 @@ async def test_a_corrupted_then_deleted_checkpoint_is_refused_and_recovered_from
         found = re.search(r"FEEDER_SWEEP__START_POSITION=(\S+Z)", deleted.stderr)
         assert found is not None, deleted.stderr
         resume = {**restarted, "FEEDER_SWEEP__START_POSITION": found.group(1)}
-        second = start_feeder(resume, log)
-        try:
-            blind.append((stopped_at, await first_read(port, log)))
-            await traffic_until(sim, 100)
-            exit_code = await finish(sim, second, checkpoint, port, gaps)
-        finally:
-            if second.poll() is None:
-                second.kill()
+        exit_code = await last_run(sim, resume, log, gaps=gaps, blind=blind, blind_from=stopped_at)
         result, _, expect = await judged(
             sim,
             env=env,
