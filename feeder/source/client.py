@@ -132,12 +132,14 @@ class SessionsApiClient:
         return self._attempt_deadline_s
 
     async def check(self) -> None:
-        """Fetch one record of the last hour, proving the API is reachable and accepts our token.
+        """Ask for a one-millisecond window an hour ago, proving the API is reachable and accepts
+        our token without reading a current record: what the sweep has not read yet must stay
+        unread until it does (the simulator's ground truth counts every record served).
 
         Raises the same errors as :meth:`fetch_page`.
         """
-        now = self._wall_clock()
-        page = await self.fetch_page(PageQuery(now - timedelta(hours=1), now, count=1))
+        since = self._wall_clock() - timedelta(hours=1)
+        page = await self.fetch_page(PageQuery(since, since + timedelta(milliseconds=1), count=1))
         logger.info("sessions API at %s reachable; token accepted", self._url)
         logger.debug("check page had %d record(s)", len(page.records))
 

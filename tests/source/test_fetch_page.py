@@ -93,13 +93,16 @@ async def test_following_the_cursor_pages_to_the_end(harness: Harness) -> None:
 
 
 @pytest.mark.asyncio
-async def test_check_asks_for_one_record(harness: Harness) -> None:
+async def test_check_asks_for_a_millisecond_an_hour_ago_so_it_reads_no_current_record(
+    harness: Harness,
+) -> None:
     harness.api.script(SESSIONS, page_answer([]))
 
     await harness.client(wall_clock=lambda: T1).check()
 
     (request,) = harness.api.received(SESSIONS)
     assert "minUpdatedAt=2024-09-29T11%3A30%3A15.250Z" in request.query
+    assert "maxUpdatedAt=2024-09-29T11%3A30%3A15.251Z" in request.query
     assert "count=1" in request.query
 
 
