@@ -29,6 +29,7 @@ from feeder.core.timestamps import format_timestamp
 from feeder.core.watermarks import Watermark, WatermarkTracker
 
 WATERMARK_EVENT_TYPE = "feeder.watermark"
+_JSON = DATA_CONTENT_TYPE.encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +97,6 @@ def heartbeat_records(
     if partition_watermarks_topic is not None:
         records.append(_watermark_event(beat, document, key, encoding, partition_watermarks_topic))
     return records
-
-
-_JSON = DATA_CONTENT_TYPE.encode()
 
 
 def _watermark_event(
