@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 
 from feeder.app import FeedApp
 from feeder.core.timestamps import parse_timestamp
+from feeder.settings import FeederSettings
 from feeder.simulator.ground_truth import Transition, Version
 from feeder.simulator.server import run_simulator_in_thread
 from tests.e2e.harness import (
@@ -59,22 +60,46 @@ def millis(text: object) -> int:
     return int(parse_timestamp(text).timestamp() * 1000)
 
 
-async def test_a_quiet_feed_keeps_beating_with_watermarks_that_advance(
-    kafka_bootstrap: str, tmp_path: Path
-) -> None:
-    with run_simulator_in_thread(busy_store(seed=31)) as sim:
+async def beat_on_a_quiet_store(
+    bootstrap: str,
+    tmp_path: Path,
+    *,
+    seed: int,
+    beats: int,
+    heartbeat: dict[str, object],
+    events: dict[str, object] | None = None,
+) -> FeederSettings:
+    """Run a feed over a paused simulated store until it published ``beats`` heartbeats; the
+    feed's settings."""
+    with run_simulator_in_thread(busy_store(seed=seed)) as sim:
         sim.call(lambda s: s.pause())
         settings = feeder_settings(
             sim.base_url,
             sim.token,
-            kafka_bootstrap,
+            bootstrap,
             tmp_path / "cp.sqlite3",
-            heartbeat={"interval_s": INTERVAL_S, "feed_name": "store-31"},
+            heartbeat=heartbeat,
+            events=events,
         )
         async with running_feed(settings) as app:
             await wait_until(
-                lambda: heartbeats_published(app) >= 8, timeout_s=60, what="8 heartbeats"
+                lambda: heartbeats_published(app) >= beats,
+                timeout_s=60,
+                what=f"{beats} heartbeats",
             )
+    return settings
+
+
+async def test_a_quiet_feed_keeps_beating_with_watermarks_that_advance(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    settings = await beat_on_a_quiet_store(
+        kafka_bootstrap,
+        tmp_path,
+        seed=31,
+        beats=8,
+        heartbeat={"interval_s": INTERVAL_S, "feed_name": "store-31"},
+    )
     records = await read_topic(kafka_bootstrap, settings.kafka.topics.heartbeat, at_least=8)
     assert {record.key for record in records} == {b"store-31"}
     assert {record.headers["content-type"] for record in records} == {b"application/json"}
@@ -194,20 +219,14 @@ async def test_every_version_under_a_heartbeats_watermark_was_published_before_i
 async def test_partition_watermarks_reach_every_partition_of_the_events_topic(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    with run_simulator_in_thread(busy_store(seed=35)) as sim:
-        sim.call(lambda s: s.pause())
-        settings = feeder_settings(
-            sim.base_url,
-            sim.token,
-            kafka_bootstrap,
-            tmp_path / "cp.sqlite3",
-            heartbeat={"interval_s": INTERVAL_S, "partition_watermarks": True},
-            events={"content_mode": "binary"},
-        )
-        async with running_feed(settings) as app:
-            await wait_until(
-                lambda: heartbeats_published(app) >= 3, timeout_s=60, what="3 heartbeats"
-            )
+    settings = await beat_on_a_quiet_store(
+        kafka_bootstrap,
+        tmp_path,
+        seed=35,
+        beats=3,
+        heartbeat={"interval_s": INTERVAL_S, "partition_watermarks": True},
+        events={"content_mode": "binary"},
+    )
     records = await read_topic(kafka_bootstrap, settings.kafka.topics.events, at_least=6)
     watermarks = [r for r in records if r.headers.get("ce_type") == b"feeder.watermark"]
     assert {r.partition for r in watermarks} == set(range(settings.kafka.partitions))
