@@ -15,6 +15,7 @@ import logging
 import signal
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -22,8 +23,14 @@ import httpx
 import orjson
 from prometheus_client import CollectorRegistry
 
-from feeder.checkpoint import CheckpointStore, MemoryCheckpointStore, SqliteCheckpointStore
+from feeder.checkpoint import (
+    CheckpointStore,
+    MemoryCheckpointStore,
+    RebuildObserver,
+    SqliteCheckpointStore,
+)
 from feeder.checkpoint.exclusive import exclusive_checkpoint
+from feeder.checkpoint.kafka import KafkaCheckpointStore, LoggingRebuildObserver
 from feeder.commands.topic_reader import latest_value_of_key
 from feeder.core.encoding import LIVE, ContentMode, EventEncoding, KeyStrategy, Origin, backfill
 from feeder.core.heartbeat import FeedActivity
@@ -31,6 +38,7 @@ from feeder.core.page_plan import PagePlan
 from feeder.core.records import OutgoingRecord, TopicNames
 from feeder.core.state import FeedPosition
 from feeder.core.timestamps import EPOCH
+from feeder.delivery import AtLeastOnceDelivery, ExactlyOnceDelivery, PageDelivery
 from feeder.errors import ApiUnavailableError, ConfigError, FatalError
 from feeder.loops import heartbeat_forever, poll_forever, prune_forever
 from feeder.observability.http_server import (
@@ -43,6 +51,8 @@ from feeder.observability.metrics import FeederMetrics
 from feeder.settings import CheckpointSettings, FeederSettings, StartPosition
 from feeder.sink import KafkaSink, RecordSink
 from feeder.sink.connection import kafka_connection
+from feeder.sink.kafka import prepare_topics
+from feeder.sink.transactional import TransactionalSink
 from feeder.source import NO_OP_OBSERVER, ApiObserver, SessionsApiClient
 from feeder.source.timing import utc_now
 from feeder.sweeper import PassReport, SweepConfig, Sweeper, SweepObserver
@@ -78,7 +88,10 @@ def event_encoding(settings: FeederSettings, origin: Origin) -> EventEncoding:
 
 @contextlib.asynccontextmanager
 async def open_store(settings: CheckpointSettings) -> AsyncIterator[CheckpointStore]:
-    """The configured store; a SQLite checkpoint is held exclusively while it is open."""
+    """A local store (sqlite or memory); a SQLite checkpoint is held exclusively while it is
+    open. The Kafka store needs the feed's Kafka parts: ``open_feed_parts``."""
+    if settings.backend == "kafka":
+        raise ConfigError("the kafka checkpoint backend is opened by open_feed_parts")
     if settings.backend == "memory":
         yield MemoryCheckpointStore()
         return
@@ -97,11 +110,61 @@ async def _open_sink(stack: contextlib.AsyncExitStack, settings: FeederSettings)
     return sink
 
 
+@dataclass(frozen=True, slots=True)
+class FeedParts:
+    """What a feed writes through: the store, the sink of heartbeats and tombstones, and the
+    delivery of pages (events and checkpoint together)."""
+
+    store: CheckpointStore
+    sink: RecordSink
+    delivery: PageDelivery
+
+
+async def open_feed_parts(
+    stack: contextlib.AsyncExitStack,
+    settings: FeederSettings,
+    *,
+    clock: Clock,
+    rebuild_observer: RebuildObserver,
+) -> FeedParts:
+    """The store, sink and delivery the settings ask for, closed by ``stack``.
+
+    With the Kafka store the feed's transactional producer starts first: that fences every
+    older instance of the feed (anywhere) before the store reads the checkpoint topic. In
+    at-least-once mode it only writes the checkpoint, and events go through the idempotent
+    producer; in exactly-once mode it writes everything.
+    """
+    if settings.checkpoint.backend != "kafka":
+        store = await stack.enter_async_context(open_store(settings.checkpoint))
+        sink = await _open_sink(stack, settings)
+        return FeedParts(store, sink, AtLeastOnceDelivery(sink, store, clock))
+    stack.enter_context(exclusive_checkpoint(settings.checkpoint.path))  # its local cache
+    connection = await stack.enter_async_context(kafka_connection(settings.kafka))
+    await prepare_topics(connection)
+    writer = await TransactionalSink.open(
+        connection,
+        transactional_id=settings.transactional_id,
+        transaction_timeout_s=settings.delivery.transaction_timeout_s,
+    )
+    stack.push_async_callback(writer.aclose)
+    kafka_store = await KafkaCheckpointStore.open(
+        connection,
+        writer,
+        cache_path=settings.checkpoint.path,
+        observer=LoggingRebuildObserver(rebuild_observer),
+    )
+    stack.push_async_callback(kafka_store.aclose)
+    if settings.delivery.mode == "exactly-once":
+        return FeedParts(kafka_store, writer, ExactlyOnceDelivery(writer, kafka_store, clock))
+    sink = await _open_sink(stack, settings)
+    return FeedParts(kafka_store, sink, AtLeastOnceDelivery(sink, kafka_store, clock))
+
+
 async def _open_sweeper(
     stack: contextlib.AsyncExitStack,
     settings: FeederSettings,
     store: CheckpointStore,
-    sink: RecordSink,
+    delivery: PageDelivery,
     *,
     position: FeedPosition,
     origin: Origin,
@@ -111,12 +174,13 @@ async def _open_sweeper(
     stopping: asyncio.Event,
     reread_delays_s: tuple[float, ...],
 ) -> Sweeper:
-    """The API client and a sweeper over ``store`` and ``sink``; the client closed by ``stack``."""
+    """The API client and a sweeper over ``store`` and ``delivery``; the client closed by
+    ``stack``."""
     client = await stack.enter_async_context(SessionsApiClient(settings.api, observer=api_observer))
     await _reachable_at_start(client)
     return Sweeper(
         source=client,
-        sink=sink,
+        delivery=delivery,
         store=store,
         config=SweepConfig(
             page_size=settings.api.page_size,
@@ -160,7 +224,7 @@ async def _refuse_a_lost_checkpoint(settings: FeederSettings) -> None:
         return
     async with kafka_connection(settings.kafka) as connection:
         value = await latest_value_of_key(
-            connection, settings.kafka.topics.heartbeat, settings.heartbeat.feed_name.encode()
+            connection, settings.kafka.topics.heartbeat, settings.feed_name.encode()
         )
     if value is None:
         return
@@ -168,7 +232,7 @@ async def _refuse_a_lost_checkpoint(settings: FeederSettings) -> None:
     oldest = beat["watermarks"][-1]
     raise ConfigError(
         f"the checkpoint at {settings.checkpoint.path} is empty, but feed "
-        f"{settings.heartbeat.feed_name!r} ran before: its last heartbeat ({beat['time']}) had "
+        f"{settings.feed_name!r} ran before: its last heartbeat ({beat['time']}) had "
         f"published every change stamped before {oldest['watermark']} (up to "
         f"{oldest['latenessS']:g} s late). Starting from now would skip what changed since. "
         "Restore the checkpoint file (FEEDER_CHECKPOINT__PATH), or set "
@@ -199,11 +263,12 @@ async def run_backfill(
         store = await stack.enter_async_context(
             open_store(CheckpointSettings(backend="sqlite", path=state_path))
         )
+        sink = await _open_sink(stack, settings)
         sweeper = await _open_sweeper(
             stack,
             settings,
             store,
-            await _open_sink(stack, settings),
+            AtLeastOnceDelivery(sink, store, clock),
             position=await Sweeper.resume_position(store, start, ()),
             origin=backfill(start, end),
             clock=clock,
@@ -245,15 +310,17 @@ class FeedApp:
         self.metrics_port = int(listener.getsockname()[1])
         async with contextlib.AsyncExitStack() as stack:
             stack.callback(listener.close)
-            store = await stack.enter_async_context(open_store(settings.checkpoint))
-            sink = await _open_sink(stack, settings)
+            parts = await open_feed_parts(
+                stack, settings, clock=self.clock, rebuild_observer=self.metrics
+            )
+            store, sink = parts.store, parts.sink
             empty = await store.load_position() is None
             delays_s = settings.sweep.all_reread_delays_s
             position = await Sweeper.resume_position(
                 store, feed_start(settings.sweep.start_position, self.clock()), delays_s
             )
             self.activity = FeedActivity(
-                feed=settings.heartbeat.feed_name,
+                feed=settings.feed_name,
                 started_at=self.clock(),
                 resumed_at=position,
                 topics=topic_names(settings),
@@ -262,7 +329,7 @@ class FeedApp:
                 stack,
                 settings,
                 store,
-                sink,
+                parts.delivery,
                 position=position,
                 origin=LIVE,
                 clock=self.clock,

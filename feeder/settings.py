@@ -195,6 +195,11 @@ class TopicSettings(_Group):
         "oasis.sessions.heartbeat",
         description="the feed's heartbeats: watermarks and counters every heartbeat.interval_s",
     )
+    checkpoint: str = Field(
+        "oasis.sessions.checkpoint",
+        description="the Kafka checkpoint store (checkpoint.backend=kafka): compacted, one "
+        "partition, read by feeder only",
+    )
 
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -395,10 +400,17 @@ def _kafka_names(fields: list[str]) -> str:
 class CheckpointSettings(_Group):
     """Where per-session state and the watermarks are kept."""
 
-    backend: Literal["sqlite", "memory"] = Field(
-        "sqlite", description="sqlite (durable) or memory (tests and demos; lost on exit)"
+    backend: Literal["sqlite", "kafka", "memory"] = Field(
+        "sqlite",
+        description="sqlite (a file on this host), kafka (the compacted topic "
+        "kafka.topics.checkpoint: any host can take the feed over; needed by exactly-once) or "
+        "memory (tests and demos; lost on exit)",
     )
-    path: Path = Field(Path("var/feeder.sqlite3"), description="SQLite file")
+    path: Path = Field(
+        Path("var/feeder.sqlite3"),
+        description="sqlite: the checkpoint file; kafka: its local cache, rebuilt from the "
+        "topic at every start",
+    )
 
 
 MIN_PSEUDONYM_KEY_CHARS = 32
@@ -467,16 +479,42 @@ class EventSettings(_Group):
             raise ValueError(f"{setting}: {exc}") from None
 
 
+class DeliverySettings(_Group):
+    """The delivery guarantee, and who may write the feed."""
+
+    mode: Literal["at-least-once", "exactly-once"] = Field(
+        "at-least-once",
+        description="at-least-once (a crash may re-send a page, with the same event ids) or "
+        "exactly-once (each page is one Kafka transaction with its checkpoint; consumers read "
+        "with isolation.level=read_committed; needs checkpoint.backend=kafka)",
+    )
+    transaction_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="transaction.timeout.ms of the transactional producer: how long a "
+        "crashed instance's open transaction holds read_committed consumers back at most "
+        "(a successor aborts it at once); must exceed kafka.send_timeout_s",
+    )
+    on_fenced: Literal["exit", "standby"] = Field(
+        "exit",
+        description="when another instance with the same feed_name takes the feed over: exit "
+        "(status 3) or standby (wait for the feed in the replica group, replicas.enabled)",
+    )
+
+
 class HeartbeatSettings(_Group):
     """Heartbeats: the feed's watermarks, so consumers tell "no changes" from "feed stuck"."""
 
     enabled: bool = Field(True, description="publish heartbeats to kafka.topics.heartbeat")
     interval_s: float = Field(10.0, gt=0, description="seconds between heartbeats")
-    feed_name: str = Field(
-        "oasis-sessions",
-        min_length=1,
-        description="the feed's name in heartbeats (their key and `feed`)",
-    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _feed_name_moved(cls, data: object) -> object:
+        if isinstance(data, dict) and "feed_name" in data:
+            raise ValueError("FEEDER_HEARTBEAT__FEED_NAME moved to FEEDER_FEED_NAME")
+        return data
+
     partition_watermarks: bool = Field(
         False,
         description="also put each heartbeat as a feeder.watermark CloudEvent on every "
@@ -507,13 +545,40 @@ class FeederSettings(BaseSettings):
         hide_input_in_errors=True,
     )
 
+    feed_name: str = Field(
+        "oasis-sessions",
+        min_length=1,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="the feed's name: the key and `feed` of its heartbeats, and its Kafka "
+        "transactional.id (feeder-<feed_name>): two instances with one name are one feed, the "
+        "newer fences the older",
+    )
     api: ApiSettings = Field(default_factory=ApiSettings)  # validates: names a missing credential
     sweep: SweepSettings = Field(default_factory=SweepSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     events: EventSettings = Field(default_factory=EventSettings)
     heartbeat: HeartbeatSettings = Field(default_factory=HeartbeatSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+
+    @model_validator(mode="after")
+    def _exactly_once_is_possible(self) -> FeederSettings:
+        if self.delivery.mode == "exactly-once" and self.checkpoint.backend != "kafka":
+            raise ValueError(
+                "FEEDER_DELIVERY__MODE=exactly-once needs FEEDER_CHECKPOINT__BACKEND=kafka (the "
+                "checkpoint must be written in the same Kafka transaction as the events)"
+            )
+        if self.delivery.transaction_timeout_s <= self.kafka.send_timeout_s:
+            raise ValueError(
+                "FEEDER_DELIVERY__TRANSACTION_TIMEOUT_S must exceed FEEDER_KAFKA__SEND_TIMEOUT_S"
+            )
+        return self
+
+    @property
+    def transactional_id(self) -> str:
+        """The Kafka transactional.id of this feed (the Kafka checkpoint store fences with it)."""
+        return f"feeder-{self.feed_name}"
 
 
 def load_settings(config_file: Path | None = None) -> FeederSettings:

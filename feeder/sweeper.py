@@ -34,8 +34,8 @@ from feeder.core.passes import (
 )
 from feeder.core.records import OutgoingRecord, TopicNames, page_records
 from feeder.core.state import FeedPosition, reread_name
+from feeder.delivery import PageDelivery
 from feeder.errors import ApiUnavailableError
-from feeder.sink import RecordSink
 from feeder.source.page import PageQuery, RawPage
 
 logger = logging.getLogger("feeder.sweep")
@@ -112,13 +112,14 @@ class SweepConfig:
 
 
 class Sweeper:
-    """Runs the live and re-read passes against one source, sink and store."""
+    """Runs the live and re-read passes against one source, delivering through ``delivery``;
+    ``store`` answers what the feed already applied."""
 
     def __init__(
         self,
         *,
         source: PageSource,
-        sink: RecordSink,
+        delivery: PageDelivery,
         store: CheckpointStore,
         config: SweepConfig,
         position: FeedPosition,
@@ -127,7 +128,7 @@ class Sweeper:
         stopping: asyncio.Event,
     ) -> None:
         self._source = source
-        self._sink = sink
+        self._delivery = delivery
         self._store = store
         self._config = config
         self._clock = clock
@@ -282,8 +283,6 @@ class Sweeper:
             topics=self._config.topics,
             received_at=now,
         )
-        await self._sink.publish(records)
-        acked_at = self._clock()
         position = self._position_after(read, plan, complete=page.next_after is None, now=now)
         position = advanced(
             position,
@@ -292,16 +291,15 @@ class Sweeper:
             reached=read.end if page.next_after is None else plan.last_updated_at,
             read_at=read_at,
         )
-        # The sink has acknowledged; finishing the commit must survive cancellation.
-        await asyncio.shield(self._store.commit(plan.states.values(), position))
+        delivered = await self._delivery.deliver(records, plan.states.values(), position)
         self.position = position
         self._density.add(snapshot.updated_at for snapshot in plan.fresh)
         self._observer.page_written(
             sweep,
             plan,
             records,
-            commit_s=(self._clock() - acked_at).total_seconds(),
-            acked_at=acked_at,
+            commit_s=delivered.commit_s,
+            acked_at=delivered.acked_at,
         )
         return plan
 

@@ -9,6 +9,8 @@ from feeder.checkpoint.memory import MemoryCheckpointStore
 from feeder.checkpoint.protocol import (
     CheckpointAdmin,
     CheckpointStore,
+    RebuildObserver,
+    RebuildProgress,
     StoreDescription,
     StoreSize,
 )
@@ -18,6 +20,8 @@ __all__ = [
     "CheckpointAdmin",
     "CheckpointStore",
     "MemoryCheckpointStore",
+    "RebuildObserver",
+    "RebuildProgress",
     "SqliteCheckpointStore",
     "StoreDescription",
     "StoreSize",

@@ -46,7 +46,6 @@ class MemoryCheckpointStore:
                 del self._states[sid]
         return StoreSize(tracked_sessions=len(self._states), bytes_on_disk=0)
 
-
     async def describe(self) -> StoreDescription:
         updated = [state.updated_at for state in self._states.values()]
         return StoreDescription(

@@ -32,6 +32,20 @@ class StoreDescription:
     last_commit_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class RebuildProgress:
+    """How far a store rebuilding from Kafka read its topic: records read of those to read."""
+
+    records_read: int
+    records_total: int
+    elapsed_s: float
+    done: bool
+
+
+class RebuildObserver(Protocol):
+    def rebuild_progressed(self, progress: RebuildProgress) -> None: ...
+
+
 class CheckpointStore(Protocol):
     """Remembers what the feed has delivered.
 
@@ -69,7 +83,6 @@ class CheckpointStore(Protocol):
         """Forget those of ``session_ids`` that are still expired before ``expired_before`` (one
         committed again since it was listed stays); return the size left."""
         ...
-
 
 
 class CheckpointAdmin(Protocol):

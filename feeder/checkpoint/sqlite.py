@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import struct
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,7 +83,7 @@ _BEFORE_REREAD_PASSES_DELAY_S = float("inf")
 Clock = Callable[[], datetime]
 
 
-def _utc_now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -228,7 +228,7 @@ class SqliteCheckpointStore:
         connection: sqlite3.Connection,
         executor: ThreadPoolExecutor,
         path: Path,
-        clock: Clock = _utc_now,
+        clock: Clock = utc_now,
     ):
         self._connection: sqlite3.Connection | None = connection
         self._executor = executor
@@ -236,7 +236,7 @@ class SqliteCheckpointStore:
         self._clock = clock
 
     @classmethod
-    async def open(cls, path: Path, *, clock: Clock = _utc_now) -> SqliteCheckpointStore:
+    async def open(cls, path: Path, *, clock: Clock = utc_now) -> SqliteCheckpointStore:
         """Open (creating it if needed) the checkpoint at ``path``; ``clock`` stamps commits."""
 
         def connect() -> sqlite3.Connection:
@@ -262,7 +262,7 @@ class SqliteCheckpointStore:
     @classmethod
     async def open_read_only(cls, path: Path) -> SqliteCheckpointStore:
         """The checkpoint at ``path`` through a read-only connection (``connect_read_only``)."""
-        return await cls._connected(path, lambda: connect_read_only(path), _utc_now)
+        return await cls._connected(path, lambda: connect_read_only(path), utc_now)
 
     @classmethod
     async def _connected(
@@ -339,6 +339,9 @@ class SqliteCheckpointStore:
                 _write_position(connection, position)
                 connection.execute(_WRITE_LAST_COMMIT, (committed_us,))
 
+        await self._run_write(write)
+
+    async def _run_write(self, write: Callable[[sqlite3.Connection], None]) -> None:
         try:
             await self._run(write)
         except sqlite3.OperationalError as exc:
@@ -349,6 +352,47 @@ class SqliteCheckpointStore:
                 f"cannot write the checkpoint at {self._path}: {exc}; free space on its disk "
                 "(FEEDER_CHECKPOINT__PATH); the feed retries and resumes where it stopped"
             ) from exc
+
+    async def apply(
+        self,
+        states: Mapping[str, SessionState | None],
+        position: FeedPosition | None,
+        *,
+        clear_position: bool = False,
+    ) -> None:
+        """Store the given states, forget the sessions mapped to ``None`` and replace the
+        position (if given) or clear it, in one transaction: the Kafka store's cache."""
+        rows = [_row(state) for state in states.values() if state is not None]
+        gone = [(sid,) for sid, state in states.items() if state is None]
+
+        def write(connection: sqlite3.Connection) -> None:
+            with connection:
+                connection.execute("BEGIN IMMEDIATE")
+                connection.executemany(_UPSERT, rows)
+                connection.executemany("DELETE FROM session_state WHERE session_id = ?", gone)
+                if position is not None:
+                    _write_position(connection, position)
+                elif clear_position:
+                    connection.execute("DELETE FROM feed_position")
+                    connection.execute("DELETE FROM reread_position")
+
+        await self._run_write(write)
+
+    async def session_ids(self, *, updated_since: datetime | None = None) -> list[str]:
+        """Every tracked session, or those whose last ``updatedAt`` is at or after
+        ``updated_since``."""
+        cutoff = None if updated_since is None else to_micros(updated_since)
+
+        def read(connection: sqlite3.Connection) -> list[str]:
+            if cutoff is None:
+                rows = connection.execute("SELECT session_id FROM session_state")
+            else:
+                rows = connection.execute(
+                    "SELECT session_id FROM session_state WHERE updated_at_us >= ?", (cutoff,)
+                )
+            return [str(sid) for (sid,) in rows]
+
+        return await self._run(read)
 
     async def aclose(self) -> None:
         connection, self._connection = self._connection, None

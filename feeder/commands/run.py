@@ -9,9 +9,12 @@ from pathlib import Path
 
 from feeder.app import FeedApp
 from feeder.commands.settings_loading import load_or_explain
-from feeder.errors import FeederError
+from feeder.errors import FeederError, FencedError
 from feeder.observability.logs import configure_logging
 from feeder.settings_reference import format_settings_reference
+
+FENCED_EXIT_STATUS = 3
+"""``feeder run``'s exit status when another instance with the same feed name took over."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +33,9 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(settings.observability.log_format, settings.observability.log_level)
     try:
         asyncio.run(FeedApp(settings).run())
+    except FencedError as error:  # another instance runs the feed now
+        print(f"error: {error}", file=sys.stderr)
+        return FENCED_EXIT_STATUS
     except FeederError as error:  # fatal ones, and what made the start-up fail
         print(f"error: {error}", file=sys.stderr)
         return 1

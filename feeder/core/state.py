@@ -19,6 +19,7 @@ from feeder.core.timestamps import to_micros
 FINGERPRINT_HISTORY = 8
 """Versions remembered per session; a replay of anything older is taken for a new version."""
 
+
 def reread_name(delay_s: float) -> str:
     """A re-read pass's name in metrics, ``feeder status`` and ``feeder checkpoint``:
     ``reread_30s``."""

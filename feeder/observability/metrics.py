@@ -10,7 +10,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from feeder import __version__
-from feeder.checkpoint import StoreSize
+from feeder.checkpoint import RebuildProgress, StoreSize
 from feeder.core.diff import EventType
 from feeder.core.events import ChangeEvent
 from feeder.core.page_plan import PagePlan
@@ -294,6 +294,27 @@ class FeederMetrics:
         self.store_bytes = Gauge(
             "feeder_checkpoint_size_bytes", "checkpoint store size on disk", registry=registry
         )
+        self.rebuild_records_read = Gauge(
+            "feeder_checkpoint_rebuild_records_read",
+            "records of the Kafka checkpoint topic read by the rebuild (or catch-up) under way "
+            "or last finished",
+            registry=registry,
+        )
+        self.rebuild_records_total = Gauge(
+            "feeder_checkpoint_rebuild_records_total",
+            "records the rebuild (or catch-up) under way or last finished has to read",
+            registry=registry,
+        )
+        self.rebuild_duration = Gauge(
+            "feeder_checkpoint_rebuild_duration_seconds",
+            "how long the last finished rebuild (or catch-up) of the Kafka checkpoint took",
+            registry=registry,
+        )
+        self.rebuilding = Gauge(
+            "feeder_checkpoint_rebuilding",
+            "1 while the Kafka checkpoint store reads its topic (the feed waits for it)",
+            registry=registry,
+        )
         self.publish_healthy = True
         self.last_live_sweep_at: datetime | None = None
         self._watermarks: dict[str, float] = {}
@@ -408,6 +429,13 @@ class FeederMetrics:
     def store_measured(self, size: StoreSize) -> None:
         self.tracked_sessions.set(size.tracked_sessions)
         self.store_bytes.set(size.bytes_on_disk)
+
+    def rebuild_progressed(self, progress: RebuildProgress) -> None:
+        self.rebuild_records_read.set(progress.records_read)
+        self.rebuild_records_total.set(progress.records_total)
+        self.rebuilding.set(0 if progress.done else 1)
+        if progress.done:
+            self.rebuild_duration.set(progress.elapsed_s)
 
     def tombstones_published(self, topic: str, count: int) -> None:
         self.tombstones.inc(count)

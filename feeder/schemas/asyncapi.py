@@ -275,7 +275,7 @@ def _heartbeat_messages(
     """The heartbeat on its topic, and (opt-in) the ``feeder.watermark`` event on the events
     topic's every partition."""
     heartbeat, watermark = example_heartbeat_records(topics)
-    key = {"type": "string", "description": "the feed name (FEEDER_HEARTBEAT__FEED_NAME)"}
+    key = {"type": "string", "description": "the feed name (FEEDER_FEED_NAME)"}
     messages = {}
     for record, name in ((heartbeat, HEARTBEAT_NAME), (watermark, WATERMARK_NAME)):
         schema = schemas[name]

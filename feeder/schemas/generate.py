@@ -39,7 +39,7 @@ from feeder.schemas.models import (
     binary_event_record_model,
     event_model,
 )
-from feeder.settings import EventSettings, HeartbeatSettings, SweepSettings, TopicSettings
+from feeder.settings import EventSettings, FeederSettings, SweepSettings, TopicSettings
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ID_PREFIX = "urn:feeder:schema:"
@@ -206,7 +206,7 @@ def example_heartbeat_records(topics: TopicNames) -> list[OutgoingRecord]:
         tuple((delay, min(live, now - timedelta(seconds=delay + 0.4))) for delay in delays),
     )
     activity = FeedActivity(
-        feed=HeartbeatSettings().feed_name,
+        feed=FeederSettings.model_fields["feed_name"].default,
         started_at=_EXAMPLE_START,
         resumed_at=FeedPosition.starting(_EXAMPLE_START, delays),
         topics=topics,

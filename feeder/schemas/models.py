@@ -340,7 +340,7 @@ class HeartbeatCounters(_Closed):
 
 class Heartbeat(_Closed):
     """A heartbeat: the value of a heartbeat-topic record (key: the feed name,
-    FEEDER_HEARTBEAT__FEED_NAME), published every FEEDER_HEARTBEAT__INTERVAL_S.
+    FEEDER_FEED_NAME), published every FEEDER_HEARTBEAT__INTERVAL_S.
 
     Watermarks advancing with no events mean a quiet store; watermarks standing still mean a
     stuck feed. See README.md, Heartbeats and watermarks.
@@ -348,7 +348,7 @@ class Heartbeat(_Closed):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, title="feeder heartbeat")
 
-    feed: str = Field(min_length=1, description="FEEDER_HEARTBEAT__FEED_NAME")
+    feed: str = Field(min_length=1, description="FEEDER_FEED_NAME")
     time: FeederTimestamp = Field(description="when feeder wrote the heartbeat, by its clock")
     started_at: FeederTimestamp = Field(
         alias="startedAt", description="when this feeder process started (a new one: a restart)"

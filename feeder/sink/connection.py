@@ -134,9 +134,7 @@ async def kafka_connection(settings: KafkaSettings) -> AsyncIterator[KafkaConnec
         try:
             await tokens.get_token()
         except ApiUnavailableError as exc:
-            raise SinkUnavailableError(
-                f"{exc}; check FEEDER_KAFKA__SASL_OAUTH_TOKEN_URL"
-            ) from exc
+            raise SinkUnavailableError(f"{exc}; check FEEDER_KAFKA__SASL_OAUTH_TOKEN_URL") from exc
         options["sasl_oauth_token_provider"] = _ClientCredentialsTokens(tokens)
         yield KafkaConnection(settings, options)
 
@@ -159,9 +157,7 @@ def tls_context(settings: KafkaSettings) -> ssl.SSLContext:
     def key_password() -> str:
         # Without a callback OpenSSL would prompt on the terminal for an encrypted key.
         if password is None:
-            raise ConfigError(
-                "the client key is encrypted: set FEEDER_KAFKA__SSL_KEY_PASSWORD"
-            )
+            raise ConfigError("the client key is encrypted: set FEEDER_KAFKA__SSL_KEY_PASSWORD")
         return password.get_secret_value()
 
     try:
@@ -214,9 +210,7 @@ async def explain_connection_failure(  # noqa: PLR0911 - one answer per kind of 
     host, port = connection.first_broker()
     where = f"Kafka at {host}:{port}"
     options = {
-        key: value
-        for key, value in connection.options.items()
-        if key not in ("bootstrap_servers",)
+        key: value for key, value in connection.options.items() if key not in ("bootstrap_servers",)
     }
     try:
         async with asyncio.timeout(settings.send_timeout_s):
@@ -287,8 +281,7 @@ def _tls_refused(where: str, settings: KafkaSettings, exc: ssl.SSLError) -> Feed
             f"({settings.security_protocol}) and the port in FEEDER_KAFKA__BOOTSTRAP_SERVERS"
         )
     return ConfigError(
-        f"{where} refused the TLS handshake ({reason}); "
-        + _client_certificate_hint(settings)
+        f"{where} refused the TLS handshake ({reason}); " + _client_certificate_hint(settings)
     )
 
 
@@ -318,9 +311,7 @@ _API_VERSIONS = struct.pack(">hhih", 18, 0, 1, 6) + b"feeder"
 _API_VERSIONS_REQUEST = struct.pack(">i", len(_API_VERSIONS)) + _API_VERSIONS
 
 
-async def _tls_alert(
-    host: str, port: int, context: ssl.SSLContext, timeout_s: float
-) -> str | None:
+async def _tls_alert(host: str, port: int, context: ssl.SSLContext, timeout_s: float) -> str | None:
     """The TLS alert the broker answers a request with, or ``None`` if it answers normally."""
     writer: asyncio.StreamWriter | None = None
     try:
@@ -366,7 +357,6 @@ def _unreachable(where: str, exc: BaseException, settings: KafkaSettings) -> Fee
     return SinkUnavailableError(
         f"cannot connect to {where} ({_ssl_reason(exc)}); check FEEDER_KAFKA__BOOTSTRAP_SERVERS"
     )
-
 
 
 async def start_within_deadline(

@@ -54,7 +54,7 @@ class KafkaSink:
         resources = contextlib.AsyncExitStack()
         try:
             connection = await resources.enter_async_context(kafka_connection(settings))
-            await with_admin(connection, _prepare_topics)
+            await prepare_topics(connection)
             producer = await _start_producer(connection)
         except BaseException:
             await resources.aclose()
@@ -139,10 +139,16 @@ async def with_admin(
         await admin.close()
 
 
-async def _prepare_topics(admin: AIOKafkaAdminClient, settings: KafkaSettings) -> None:
-    if settings.create_topics:
-        await ensure_topics(admin, settings)
-    await check_cleanup_policies(admin, settings)
+async def prepare_topics(connection: KafkaConnection) -> None:
+    """Create the missing topics (if configured) and check the existing topics' cleanup
+    policies; errors name the setting to fix."""
+
+    async def prepare(admin: AIOKafkaAdminClient, settings: KafkaSettings) -> None:
+        if settings.create_topics:
+            await ensure_topics(admin, settings)
+        await check_cleanup_policies(admin, settings)
+
+    await with_admin(connection, prepare)
 
 
 async def _start_producer(connection: KafkaConnection) -> AIOKafkaProducer:

@@ -1,15 +1,19 @@
-"""The same contract over every checkpoint store backend (real SQLite on disk, and memory)."""
+"""The same contract over every checkpoint store backend: real SQLite on disk, memory, and the
+Kafka store (a compacted topic on the real broker, with its SQLite cache)."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
+
+from tests.checkpoint.kafka_store import open_kafka_store
 
 from feeder.checkpoint import (
     CheckpointStore,
@@ -64,10 +68,19 @@ def clock() -> SteppedClock:
     return SteppedClock()
 
 
-@pytest_asyncio.fixture(params=["sqlite", "memory"])
+@pytest_asyncio.fixture(params=["sqlite", "memory", "kafka"])
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path, clock: SteppedClock
 ) -> AsyncIterator[CheckpointStore]:
+    if request.param == "kafka":
+        bootstrap = request.getfixturevalue("kafka_bootstrap")
+        async with open_kafka_store(bootstrap, f"cp-{uuid.uuid4().hex[:8]}", tmp_path, clock) as (
+            kafka_store,
+            _,
+        ):
+            yield kafka_store
+            await kafka_store.aclose()
+        return
     if request.param == "sqlite":
         opened: CheckpointStore = await SqliteCheckpointStore.open(
             tmp_path / "cp.sqlite3", clock=clock

@@ -65,11 +65,15 @@ def feeder_settings(
     page_size: int = 200,
     events: dict[str, object] | None = None,
     heartbeat: dict[str, object] | None = None,
+    feed_name: str | None = None,
+    checkpoint_backend: str = "sqlite",
+    delivery: dict[str, object] | None = None,
     **sweep: object,
 ) -> FeederSettings:
-    """Fast-polling settings against the simulator, with topics no other test uses; ``events``
-    are the event settings (content mode, field policy, …), ``heartbeat`` the heartbeat
-    settings."""
+    """Fast-polling settings against the simulator, with topics and a feed name no other test
+    uses; ``events`` are the event settings (content mode, field policy, …), ``heartbeat`` the
+    heartbeat settings, ``delivery`` the delivery settings; ``checkpoint`` is the SQLite file
+    (or, with ``checkpoint_backend="kafka"``, its local cache)."""
     suffix = uuid.uuid4().hex[:8]
     sweep_settings = {
         "start_position": "earliest",
@@ -103,9 +107,12 @@ def feeder_settings(
                     "state": f"state-{suffix}",
                     "dead_letter": f"dlq-{suffix}",
                     "heartbeat": f"heartbeat-{suffix}",
+                    "checkpoint": f"checkpoint-{suffix}",
                 },
             },
-            "checkpoint": {"backend": "sqlite", "path": str(checkpoint)},
+            "feed_name": feed_name or f"feed-{suffix}",
+            "checkpoint": {"backend": checkpoint_backend, "path": str(checkpoint)},
+            "delivery": delivery or {},
             "events": events or {},
             "heartbeat": heartbeat or {},
             "observability": {"port": 0},

@@ -68,6 +68,7 @@ async def beat_on_a_quiet_store(
     beats: int,
     heartbeat: dict[str, object],
     events: dict[str, object] | None = None,
+    feed_name: str | None = None,
 ) -> FeederSettings:
     """Run a feed over a paused simulated store until it published ``beats`` heartbeats; the
     feed's settings."""
@@ -80,6 +81,7 @@ async def beat_on_a_quiet_store(
             tmp_path / "cp.sqlite3",
             heartbeat=heartbeat,
             events=events,
+            feed_name=feed_name,
         )
         async with running_feed(settings) as app:
             await wait_until(
@@ -98,7 +100,8 @@ async def test_a_quiet_feed_keeps_beating_with_watermarks_that_advance(
         tmp_path,
         seed=31,
         beats=8,
-        heartbeat={"interval_s": INTERVAL_S, "feed_name": "store-31"},
+        heartbeat={"interval_s": INTERVAL_S},
+        feed_name="store-31",
     )
     records = await read_topic(kafka_bootstrap, settings.kafka.topics.heartbeat, at_least=8)
     assert {record.key for record in records} == {b"store-31"}

@@ -63,7 +63,11 @@ def settings_for(
     api = overrides.pop("api", {})
     kafka = overrides.pop("kafka", {})
     settings = feeder_settings(
-        sim.base_url, sim.token, bootstrap, folder / "cp.sqlite3", error_backoff_max_s=1.0,
+        sim.base_url,
+        sim.token,
+        bootstrap,
+        folder / "cp.sqlite3",
+        error_backoff_max_s=1.0,
         **overrides,
     )
     return settings.model_copy(

@@ -68,9 +68,13 @@ class SecuredKafka:
         }
 
     def sasl(self, mechanism: str, password: str | None = None) -> dict[str, Any]:
-        user, right = (PLAIN_USER, PLAIN_PASSWORD) if mechanism == "PLAIN" else (
-            SCRAM_USER,
-            SCRAM_PASSWORD,
+        user, right = (
+            (PLAIN_USER, PLAIN_PASSWORD)
+            if mechanism == "PLAIN"
+            else (
+                SCRAM_USER,
+                SCRAM_PASSWORD,
+            )
         )
         return {
             "security_protocol": "SASL_SSL",
@@ -120,4 +124,3 @@ def secured_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredK
         )
         with LocalKafkaBroker(security=security) as broker:
             yield SecuredKafka(broker, files, issuer)
-

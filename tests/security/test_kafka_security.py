@@ -176,9 +176,15 @@ async def test_a_broker_certificate_from_an_untrusted_ca_names_the_ca_setting(
 
 
 async def test_the_system_cas_do_not_trust_a_private_ca(secured_kafka: SecuredKafka) -> None:
-    error = await failure(secured_kafka.settings("SASL_SSL", **{
-        **secured_kafka.sasl("SCRAM-SHA-512"), "ssl_cafile": None,
-    }))
+    error = await failure(
+        secured_kafka.settings(
+            "SASL_SSL",
+            **{
+                **secured_kafka.sasl("SCRAM-SHA-512"),
+                "ssl_cafile": None,
+            },
+        )
+    )
     assert "FEEDER_KAFKA__SSL_CAFILE" in str(error)
 
 

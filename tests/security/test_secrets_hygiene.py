@@ -171,9 +171,7 @@ def session(
             assert json.loads(as_json.stdout)["metrics"]["dead_letters"] > 0
             assert as_text.returncode == 0, as_text.stderr
             outputs["feeder status"] = output(as_json) + output(as_text)
-        outputs["checkpoint file"] = (tmp_path / "cp.sqlite3").read_bytes().decode(
-            errors="replace"
-        )
+        outputs["checkpoint file"] = (tmp_path / "cp.sqlite3").read_bytes().decode(errors="replace")
         topics = settings.kafka.topics
         for topic in (topics.events, topics.fraud, topics.state, topics.dead_letter):
             records = _read(settings, topic)
@@ -185,8 +183,9 @@ def session(
     )
     # Positive controls: the search covers the libraries' DEBUG records of the logins.
     login = "via SCRAM-SHA-512" if request.param == "token+scram+mtls" else "via OAUTHBEARER"
-    assert f"Authenticated {'as feeder-scram ' if 'scram' in request.param else ''}{login}" in (
-        outputs["logs"]
+    assert (
+        f"Authenticated {'as feeder-scram ' if 'scram' in request.param else ''}{login}"
+        in (outputs["logs"])
     )
     assert "HTTP Request: GET" in outputs["logs"]
     return Session(outputs)
@@ -196,9 +195,7 @@ def _read(settings: FeederSettings, topic: str) -> list[str]:
     import asyncio  # noqa: PLC0415
 
     records = asyncio.run(read_secured_topic(settings.kafka, topic, at_least=0))
-    return [
-        f"{record.key!r} {record.value!r} {record.headers!r}" for record in records
-    ]
+    return [f"{record.key!r} {record.value!r} {record.headers!r}" for record in records]
 
 
 def secrets_in_use(secured_kafka: SecuredKafka) -> dict[str, str]:

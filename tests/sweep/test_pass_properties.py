@@ -17,6 +17,7 @@ from feeder.checkpoint import MemoryCheckpointStore
 from feeder.core.encoding import EventEncoding
 from feeder.core.passes import reread_passes
 from feeder.core.records import TopicNames
+from feeder.delivery import AtLeastOnceDelivery
 from feeder.sink import MemorySink
 from feeder.source.page import PageQuery, RawPage
 from feeder.sweeper import SweepConfig, Sweeper
@@ -88,7 +89,7 @@ async def _run(
     )
     sweeper = Sweeper(
         source=api,
-        sink=MemorySink(),
+        delivery=AtLeastOnceDelivery(MemorySink(), store, clock),
         store=store,
         config=config,
         position=await Sweeper.resume_position(store, at(0), DELAYS_S),

@@ -17,6 +17,7 @@ from feeder.checkpoint import MemoryCheckpointStore
 from feeder.core.encoding import EventEncoding
 from feeder.core.records import TopicNames
 from feeder.core.state import FeedPosition
+from feeder.delivery import AtLeastOnceDelivery
 from feeder.errors import ApiUnavailableError, SinkUnavailableError
 from feeder.sink import MemorySink
 from feeder.sweeper import SweepConfig, Sweeper
@@ -49,7 +50,7 @@ async def make_sweeper(
     )
     sweeper = Sweeper(
         source=api,
-        sink=sink,
+        delivery=AtLeastOnceDelivery(sink, store, clock),
         store=store,
         config=config,
         position=await Sweeper.resume_position(store, at(feed_start), reread_delays_s),

@@ -1,0 +1,322 @@
+"""The Kafka checkpoint store: the checkpoint lives in a compacted topic, so any host can run
+the feed, and a page's checkpoint can share the page's Kafka transaction (exactly-once).
+
+The topic (``kafka.topics.checkpoint``, one partition, compacted) is the truth; a local SQLite
+file (``checkpoint.path``) is only a cache of it for lookups, deleted and rebuilt from the
+topic, read to its end with ``read_committed``, at every start. Writes go through a
+``TransactionalSink`` whose ``transactional.id`` belongs to the feed: opening that sink fenced
+every older instance, so no one else writes the topic while this store is open, and a write
+after a newer instance took over fails with ``FencedError``.
+
+Two ways to write:
+
+- ``commit`` (at-least-once): the page's events were published and acknowledged already; the
+  states and position are written in a transaction of their own, then cached.
+- ``checkpoint_records`` + ``remember`` (exactly-once): the caller puts the checkpoint records in
+  the page's own transaction, and tells the store once that transaction committed.
+
+When the transactional sink had to replace its producer (a transaction whose outcome this
+process does not know), the store reads the topic again from where it last did before it
+answers another lookup: what it remembers is then what Kafka committed, whichever way that
+transaction went.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Collection, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from feeder.checkpoint.kafka_records import CheckpointChanges, checkpoint_records, forget_records
+from feeder.checkpoint.protocol import (
+    RebuildObserver,
+    RebuildProgress,
+    StoreDescription,
+    StoreSize,
+)
+from feeder.checkpoint.sqlite import Clock, SqliteCheckpointStore, utc_now
+from feeder.core.records import OutgoingRecord
+from feeder.core.state import FeedPosition, SessionState
+from feeder.errors import CheckpointUnavailableError, ConfigError, SinkUnavailableError
+from feeder.settings import KafkaSettings
+from feeder.sink.connection import KafkaConnection, start_within_deadline
+from feeder.sink.kafka import with_admin
+from feeder.sink.transactional import TransactionalSink
+
+logger = logging.getLogger("feeder.checkpoint")
+_T = TypeVar("_T")
+
+_CHANGES_PER_CACHE_WRITE = 5000
+_PROGRESS_EVERY_S = 2.0
+
+
+class LoggingRebuildObserver:
+    """Logs a rebuild's progress (percent, rate, ETA) every couple of seconds and its end, and
+    tells ``also`` (the metrics) every step."""
+
+    def __init__(self, also: RebuildObserver) -> None:
+        self._also = also
+        self._last_logged_s = 0.0
+
+    def rebuild_progressed(self, progress: RebuildProgress) -> None:
+        self._also.rebuild_progressed(progress)
+        now_s = time.monotonic()
+        if not progress.done and now_s - self._last_logged_s < _PROGRESS_EVERY_S:
+            return
+        self._last_logged_s = now_s
+        rate = progress.records_read / progress.elapsed_s if progress.elapsed_s > 0 else 0.0
+        if progress.done:
+            logger.info(
+                "checkpoint rebuilt from Kafka: %d records in %.1f s",
+                progress.records_read,
+                progress.elapsed_s,
+            )
+            return
+        left_s = (progress.records_total - progress.records_read) / rate if rate else float("nan")
+        logger.info(
+            "rebuilding the checkpoint from Kafka: %d of %d records (%.0f %%), %.0f records/s, "
+            "about %.0f s left",
+            progress.records_read,
+            progress.records_total,
+            100 * progress.records_read / max(1, progress.records_total),
+            rate,
+            left_s,
+        )
+
+
+def checkpoint_topic(settings: KafkaSettings) -> NewTopic:
+    """The checkpoint topic as created: one partition (one ordered log), compacted."""
+    return NewTopic(
+        settings.topics.checkpoint,
+        1,
+        settings.replication_factor,
+        topic_configs={"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
+    )
+
+
+class KafkaCheckpointStore:
+    """Open with ``await KafkaCheckpointStore.open(...)``; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        connection: KafkaConnection,
+        writer: TransactionalSink,
+        cache: SqliteCheckpointStore,
+        partition: TopicPartition,
+        observer: RebuildObserver,
+    ) -> None:
+        self._connection = connection
+        self._writer = writer
+        self._cache = cache
+        self._partition = partition
+        self._topic = partition.topic
+        self._observer = observer
+        self._next_offset = 0
+        self._read_for_generation = -1
+        self._reading = asyncio.Lock()
+
+    @classmethod
+    async def open(
+        cls,
+        connection: KafkaConnection,
+        writer: TransactionalSink,
+        *,
+        cache_path: Path,
+        observer: RebuildObserver,
+        clock: Clock = utc_now,
+    ) -> KafkaCheckpointStore:
+        """Create the topic if missing (and configured), rebuild the cache from it.
+
+        ``writer`` must be open already (it fenced the older instances, so the topic's end is
+        final once their transactions are aborted)."""
+        await with_admin(connection, _prepare_checkpoint_topic)
+        for suffix in ("", "-wal", "-shm"):
+            cache_path.with_name(cache_path.name + suffix).unlink(missing_ok=True)
+        cache = await SqliteCheckpointStore.open(cache_path, clock=clock)
+        store = cls(
+            connection=connection,
+            writer=writer,
+            cache=cache,
+            partition=TopicPartition(connection.settings.topics.checkpoint, 0),
+            observer=observer,
+        )
+        try:
+            await store._read_topic()
+        except BaseException:
+            await cache.aclose()
+            raise
+        return store
+
+    async def _read_topic(self) -> None:
+        """Apply what the topic holds from ``_next_offset`` to its committed end to the cache."""
+        async with self._reading:
+            generation = self._writer.generation
+            if generation == self._read_for_generation:
+                return
+            started_s = time.monotonic()
+            read = 0
+            consumer = AIOKafkaConsumer(
+                **self._connection.options,
+                group_id=None,
+                enable_auto_commit=False,
+                isolation_level="read_committed",
+            )
+            await start_within_deadline(
+                self._connection, consumer.start(), "connecting the checkpoint reader"
+            )
+            try:
+                consumer.assign([self._partition])
+                end = await self._bounded(consumer.end_offsets([self._partition]))
+                end_offset = end[self._partition]
+                total = max(0, end_offset - self._next_offset)
+                consumer.seek(self._partition, self._next_offset)
+                changes = CheckpointChanges({})
+                while await self._bounded(consumer.position(self._partition)) < end_offset:
+                    batch = await self._bounded(
+                        consumer.getmany(self._partition, timeout_ms=500, max_records=5000)
+                    )
+                    for record in batch.get(self._partition, []):
+                        changes.apply(record.key, record.value)
+                        read += 1
+                    if len(changes.states) >= _CHANGES_PER_CACHE_WRITE:
+                        await self._apply(changes)
+                        changes = CheckpointChanges({})
+                    self._observer.rebuild_progressed(
+                        RebuildProgress(read, total, time.monotonic() - started_s, done=False)
+                    )
+                await self._apply(changes)
+                self._next_offset = end_offset
+                self._read_for_generation = generation
+            finally:
+                with contextlib.suppress(KafkaError, TimeoutError):
+                    async with asyncio.timeout(5):
+                        await consumer.stop()
+            self._observer.rebuild_progressed(
+                RebuildProgress(read, total, time.monotonic() - started_s, done=True)
+            )
+
+    async def _bounded(self, step: Awaitable[_T]) -> _T:
+        """One step of reading the topic, within ``send_timeout_s`` (a rebuild takes as long
+        as it takes; no single step may hang)."""
+        settings = self._connection.settings
+        try:
+            async with asyncio.timeout(settings.send_timeout_s):
+                return await step
+        except (TimeoutError, KafkaError) as exc:
+            raise SinkUnavailableError(
+                f"could not read the checkpoint topic {self._topic} at "
+                f"{settings.bootstrap_servers} within {settings.send_timeout_s} s ({exc!r}); "
+                "check FEEDER_KAFKA__BOOTSTRAP_SERVERS"
+            ) from exc
+
+    async def _apply(self, changes: CheckpointChanges) -> None:
+        await self._cache.apply(
+            changes.states, changes.position, clear_position=changes.position_cleared
+        )
+
+    async def _in_step_with_kafka(self) -> None:
+        if self._writer.generation != self._read_for_generation:
+            await self._read_topic()
+
+    async def load_position(self) -> FeedPosition | None:
+        await self._in_step_with_kafka()
+        return await self._cache.load_position()
+
+    async def load_states(self, session_ids: Collection[str]) -> dict[str, SessionState]:
+        await self._in_step_with_kafka()
+        return await self._cache.load_states(session_ids)
+
+    def checkpoint_records(
+        self, states: Iterable[SessionState], position: FeedPosition
+    ) -> list[OutgoingRecord]:
+        """The records that store ``states`` and ``position`` (for the page's transaction)."""
+        return checkpoint_records(self._topic, states, position)
+
+    async def remember(self, states: Iterable[SessionState], position: FeedPosition) -> None:
+        """Cache what a committed transaction wrote. If the cache cannot be written, it is read
+        again from the topic before the next lookup (nothing committed is ever forgotten)."""
+        try:
+            await self._cache.commit(states, position)
+        except CheckpointUnavailableError:
+            self._read_for_generation = -1
+            raise
+
+    async def commit(self, states: Iterable[SessionState], position: FeedPosition) -> None:
+        states = list(states)
+        await self._writer.publish(self.checkpoint_records(states, position))
+        await self.remember(states, position)
+
+    async def expired_sessions(self, expired_before: datetime, limit: int) -> list[str]:
+        await self._in_step_with_kafka()
+        return await self._cache.expired_sessions(expired_before, limit)
+
+    async def forget(self, session_ids: Collection[str], expired_before: datetime) -> StoreSize:
+        await self._in_step_with_kafka()
+        known = await self._cache.load_states(session_ids)
+        gone = [sid for sid, state in known.items() if state.prunable_from < expired_before]
+        await self._writer.publish(forget_records(self._topic, gone))
+        try:
+            return await self._cache.forget(gone, expired_before)
+        except CheckpointUnavailableError:
+            self._read_for_generation = -1
+            raise
+
+    async def describe(self) -> StoreDescription:
+        """The cache's description; ``last_commit_at`` is this process's last commit."""
+        await self._in_step_with_kafka()
+        return await self._cache.describe()
+
+    async def rewind(self, position: FeedPosition, *, forget_since: datetime | None) -> int:
+        await self._in_step_with_kafka()
+        gone = (
+            []
+            if forget_since is None
+            else await self._cache.session_ids(updated_since=forget_since)
+        )
+        await self._writer.publish(
+            [*forget_records(self._topic, gone), *checkpoint_records(self._topic, (), position)]
+        )
+        await self._cache.rewind(position, forget_since=forget_since)
+        return len(gone)
+
+    async def reset(self) -> None:
+        await self._in_step_with_kafka()
+        gone = await self._cache.session_ids()
+        await self._writer.publish(forget_records(self._topic, gone, position_too=True))
+        await self._cache.reset()
+
+    async def aclose(self) -> None:
+        await self._cache.aclose()
+
+
+async def _prepare_checkpoint_topic(admin: AIOKafkaAdminClient, settings: KafkaSettings) -> None:
+    """Create the checkpoint topic if missing (and ``create_topics``); check it is compacted."""
+    name = settings.topics.checkpoint
+    described = await admin.describe_topics([name])
+    exists = all(topic["error_code"] == 0 for topic in described)
+    if not exists:
+        if not settings.create_topics:
+            raise ConfigError(
+                f"the checkpoint topic {name} does not exist at {settings.bootstrap_servers}; "
+                "create it (compacted, one partition) or set FEEDER_KAFKA__CREATE_TOPICS=true "
+                "(FEEDER_KAFKA__TOPICS__CHECKPOINT)"
+            )
+        with contextlib.suppress(TopicAlreadyExistsError):
+            await admin.create_topics([checkpoint_topic(settings)])
+        return
+    partitions = len(described[0]["partitions"])
+    if partitions != 1:
+        raise ConfigError(
+            f"the checkpoint topic {name} has {partitions} partitions; it must have exactly one "
+            "(FEEDER_KAFKA__TOPICS__CHECKPOINT)"
+        )

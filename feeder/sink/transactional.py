@@ -1,0 +1,171 @@
+"""The transactional sink: every ``publish`` is one Kafka transaction, and the feed's
+``transactional.id`` fences any older instance of the same feed.
+
+Starting the producer registers the ``transactional.id`` with the transaction coordinator
+(``InitProducerId``): the coordinator aborts a transaction an older instance left open and bumps
+the producer epoch, so from then on every write of the older instance fails with
+``ProducerFenced``. That is the whole of "one active instance per feed": Kafka decides, nothing
+here keeps a lock.
+
+Known aiokafka hazards, each bounded here:
+
+- A transactional request to a coordinator that went away is retried forever (aiokafka #1134,
+  #905), and an idempotent send can hang while brokers are down (aiokafka #1101): every
+  transaction runs under ``send_timeout_s``; on a timeout the producer is dropped, and the next
+  transaction starts a new one, whose ``InitProducerId`` aborts or completes whatever the old
+  one left behind.
+- After ``ProducerFenced`` (or any fatal error) aiokafka's sender task is dead and the producer
+  cannot be used again: it is dropped too. ``ProducerFenced`` is reported as ``FencedError``:
+  another instance took over. Our own transactions cannot time out on the broker first
+  (``transaction_timeout_s`` must exceed ``send_timeout_s``), so a fence always means a
+  newer instance.
+- A commit that timed out may have happened or not. ``generation`` counts the producers
+  started; a reader of the checkpoint (``KafkaCheckpointStore``) that sees it change reads the
+  topic again before trusting what it remembers (the new producer's ``InitProducerId`` has
+  settled the old transaction by then).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError, ProducerFenced
+
+from feeder.core.records import OutgoingRecord
+from feeder.errors import FencedError, SinkUnavailableError
+from feeder.sink.connection import KafkaConnection, start_within_deadline
+from feeder.sink.partition_batches import send_in_batches
+
+logger = logging.getLogger("feeder.sink")
+
+
+class TransactionalSink:
+    """Open with ``await TransactionalSink.open(connection, transactional_id=...)``.
+
+    ``publish`` calls are serialised: one transaction at a time, covering exactly the records of
+    that call. It does not close ``connection``.
+    """
+
+    def __init__(
+        self,
+        connection: KafkaConnection,
+        *,
+        transactional_id: str,
+        transaction_timeout_s: float,
+    ) -> None:
+        self._connection = connection
+        self._settings = connection.settings
+        self.transactional_id = transactional_id
+        self._transaction_timeout_ms = round(transaction_timeout_s * 1000)
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+        self._fenced: FencedError | None = None
+        self.generation = 0
+        """How many producers were started: a change means a transaction's outcome may be
+        unknown to this process (see the module docstring)."""
+
+    @classmethod
+    async def open(
+        cls, connection: KafkaConnection, *, transactional_id: str, transaction_timeout_s: float
+    ) -> TransactionalSink:
+        """Start the producer now: this fences every older instance of the feed."""
+        sink = cls(
+            connection,
+            transactional_id=transactional_id,
+            transaction_timeout_s=transaction_timeout_s,
+        )
+        async with sink._lock:
+            await sink._ready_producer()
+        return sink
+
+    async def publish(self, records: Sequence[OutgoingRecord]) -> None:
+        """Write ``records`` in one transaction; return once it is committed.
+
+        Raises ``FencedError`` (for good: every later call raises it too) when a newer
+        instance of the feed took over, and ``SinkUnavailableError`` when the transaction was
+        not committed within ``send_timeout_s`` (it may still have been: see ``generation``).
+        """
+        if not records:
+            return
+        async with self._lock:
+            producer = await self._ready_producer()
+            try:
+                async with asyncio.timeout(self._settings.send_timeout_s):
+                    await producer.begin_transaction()
+                    await asyncio.gather(*await send_in_batches(producer, records))
+                    await producer.commit_transaction()
+            except ProducerFenced as exc:
+                await self._drop_producer()
+                self._fenced = self._fence_error()
+                raise self._fenced from exc
+            except (TimeoutError, KafkaError) as exc:
+                await self._drop_producer()
+                what = "timed out" if isinstance(exc, TimeoutError) else f"failed: {exc!r}"
+                raise SinkUnavailableError(
+                    f"Kafka did not commit a transaction of {len(records)} records within "
+                    f"{self._settings.send_timeout_s} s ({what}); check the brokers at "
+                    f"{self._settings.bootstrap_servers} (FEEDER_KAFKA__BOOTSTRAP_SERVERS)"
+                ) from exc
+            except BaseException:  # cancelled mid-transaction: the producer is unusable now
+                await asyncio.shield(self._drop_producer())
+                raise
+
+    def _fence_error(self) -> FencedError:
+        return FencedError(
+            f"another feeder instance with the same feed name took this feed over (Kafka "
+            f"fenced transactional.id {self.transactional_id}, FEEDER_FEED_NAME); this one "
+            "stopped publishing"
+        )
+
+    async def _ready_producer(self) -> AIOKafkaProducer:
+        if self._fenced is not None:
+            raise self._fenced
+        if self._producer is not None:
+            return self._producer
+        settings = self._settings
+        producer = AIOKafkaProducer(
+            **self._connection.options,
+            transactional_id=self.transactional_id,
+            transaction_timeout_ms=self._transaction_timeout_ms,
+            acks="all",
+            enable_idempotence=True,
+            compression_type=None if settings.compression == "none" else settings.compression,
+            linger_ms=settings.linger_ms,
+            max_batch_size=settings.max_batch_bytes,
+        )
+        self.generation += 1
+        try:
+            # start() waits for InitProducerId: the moment older instances are fenced.
+            await start_within_deadline(
+                self._connection, producer.start(), "registering the transactional producer"
+            )
+        except BaseException:
+            await asyncio.shield(_close_quietly(producer))
+            raise
+        self._producer = producer
+        return producer
+
+    async def _drop_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await _close_quietly(producer)
+
+    async def aclose(self) -> None:
+        async with self._lock:
+            await self._drop_producer()
+
+
+async def _close_quietly(producer: AIOKafkaProducer) -> None:
+    """Stop ``producer`` within 5 s; close its connections if it would not (aiokafka #1101)."""
+    try:
+        async with asyncio.timeout(5):
+            await producer.stop()
+    except (TimeoutError, KafkaError):
+        logger.warning("abandoned a transactional producer that did not stop in time")
+        with contextlib.suppress(TimeoutError, KafkaError, OSError):
+            async with asyncio.timeout(5):
+                await producer.client.close()
