@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from tests.checkpoint.kafka_store import open_kafka_store
-
 from feeder.checkpoint import (
     CheckpointStore,
     MemoryCheckpointStore,
@@ -24,6 +22,7 @@ from feeder.checkpoint import (
 from feeder.core.state import FeedPosition, Moments, SessionState, version_fingerprint
 from feeder.core.timestamps import to_micros
 from feeder.errors import ConfigError
+from tests.checkpoint.kafka_store import open_kafka_store
 
 pytestmark = pytest.mark.asyncio
 T0 = datetime(2026, 11, 1, 12, 0, 0, 123456, tzinfo=UTC)
