@@ -1,0 +1,145 @@
+"""Exactly-once delivery under faults: ``feeder run`` with the Kafka checkpoint store and
+``FEEDER_DELIVERY__MODE=exactly-once``, killed with SIGKILL again and again under live load,
+and fenced by a second instance. A ``read_committed`` consumer must see every ground-truth
+transition exactly once: none lost, none twice (not even with the same id)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from feeder.commands.run import FENCED_EXIT_STATUS
+from feeder.localkafka.broker import free_port
+from feeder.simulator.server import run_simulator_in_thread
+from tests.e2e.feeder_process import KILLED_PAGE_S, run_env, samples, start_feeder
+from tests.e2e.harness import assert_exactly_once, busy_store, now, traffic_until, wait_until
+from tests.faults.tally import LONG, Tally
+from tests.faults.test_process_faults import Gaps, finish, first_read, judged, last_run
+
+pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(900)]
+
+KILLS = int(os.environ.get("FEEDER_EOS_KILLS", "50" if LONG else "6"))
+"""Crashes of the loop: 6 in the suite, 50 in the long form (``bench/exactly_once.py``)."""
+
+
+def exactly_once_env(
+    base_url: str, token: str, bootstrap: str, cache: Path, port: int, *, feed: str
+) -> dict[str, str]:
+    return {
+        **run_env(base_url, token, bootstrap, cache, port),
+        "FEEDER_FEED_NAME": feed,
+        "FEEDER_CHECKPOINT__BACKEND": "kafka",
+        "FEEDER_KAFKA__TOPICS__CHECKPOINT": f"checkpoint-{feed}",
+        "FEEDER_DELIVERY__MODE": "exactly-once",
+    }
+
+
+async def test_kill_9_again_and_again_publishes_every_transition_exactly_once(
+    kafka_bootstrap: str, tmp_path: Path, fault_report: list[Tally]
+) -> None:
+    chance = random.Random(47)
+    log, cache, port = tmp_path / "feeder.log", tmp_path / "cache.sqlite3", free_port()
+    with run_simulator_in_thread(busy_store(seed=47)) as sim:
+        opened = now()
+        feed = f"eos-{uuid.uuid4().hex[:8]}"
+        env = exactly_once_env(sim.base_url, sim.token, kafka_bootstrap, cache, port, feed=feed)
+        gaps: Gaps = []
+        blind: list[tuple[datetime, datetime]] = []
+        killed_at = opened + timedelta(seconds=KILLED_PAGE_S)
+        for _ in range(KILLS):
+            process = start_feeder(env, log)
+            try:
+                seeing = await first_read(port, log)
+                blind.append((killed_at - timedelta(seconds=KILLED_PAGE_S), seeing))
+                # the fault: a kill at a random point of the feeder's work, not a wait
+                await asyncio.sleep(chance.uniform(0.05, 1.5))
+                gaps.append(samples(port))
+            finally:
+                process.send_signal(signal.SIGKILL)
+                process.wait(10)
+            killed_at = now()
+            assert process.returncode == -signal.SIGKILL
+        exit_code = await last_run(
+            sim,
+            env,
+            log,
+            gaps=gaps,
+            blind=blind,
+            blind_from=killed_at - timedelta(seconds=KILLED_PAGE_S),
+        )
+        result, events, expect = await judged(
+            sim,
+            env=env,
+            gaps=gaps,
+            blind=blind,
+            bootstrap=kafka_bootstrap,
+            scenario=f"exactly-once, kill -9 x{KILLS} under live load",
+        )
+    fault_report.append(result)
+    assert exit_code == 0, log.read_text()[-3000:]
+    assert (result.lost, result.same_id, result.new_id) == (0, 0, 0), result.line()
+    assert_exactly_once(events, expect, first_times=False)
+
+
+async def test_a_second_instance_with_the_same_feed_name_fences_the_first(
+    kafka_bootstrap: str, tmp_path: Path, fault_report: list[Tally]
+) -> None:
+    """Two hosts (their own caches and ports) run one feed name: the newer one takes the feed,
+    the older one stops publishing, says why and exits with status 3; one feed, no duplicate."""
+    with run_simulator_in_thread(busy_store(seed=53)) as sim:
+        opened = now()  # blind until the first read
+        feed = f"eos-{uuid.uuid4().hex[:8]}"
+        first_port, second_port = free_port(), free_port()
+        first_env = exactly_once_env(
+            sim.base_url, sim.token, kafka_bootstrap, tmp_path / "a.sqlite3", first_port, feed=feed
+        )
+        second_env = {
+            **first_env,
+            "FEEDER_CHECKPOINT__PATH": str(tmp_path / "b.sqlite3"),
+            "FEEDER_OBSERVABILITY__PORT": str(second_port),
+        }
+        first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+        first = start_feeder(first_env, first_log)
+        second = None
+        try:
+            blind = [(opened, await first_read(first_port, first_log))]
+            await traffic_until(sim, 60)
+            gaps: Gaps = [samples(first_port)]
+            # from the page the first instance had in flight until the second one reads, the
+            # feed is blind: that page is never committed, and the second one reads from the
+            # committed position on
+            taking_over = now() - timedelta(seconds=KILLED_PAGE_S)
+            second = start_feeder(second_env, second_log)
+            blind.append((taking_over, await first_read(second_port, second_log)))
+            # the first instance's next write fails: it stops and says why
+            await wait_until(lambda: first.poll() is not None, timeout_s=60, what="a fence")
+            assert first.returncode == FENCED_EXIT_STATUS, first_log.read_text()[-3000:]
+            assert "took this feed over" in first_log.read_text()
+            assert f"feeder-{feed}" in first_log.read_text()
+            await traffic_until(sim, 60)
+            exit_code = await finish(
+                sim, second, Path(second_env["FEEDER_CHECKPOINT__PATH"]), second_port, gaps
+            )
+        finally:
+            for process in (first, second):
+                if process is not None and process.poll() is None:
+                    process.kill()
+        result, events, expect = await judged(
+            sim,
+            env=second_env,
+            gaps=gaps,
+            blind=blind,
+            bootstrap=kafka_bootstrap,
+            scenario="exactly-once, a second instance fences the first",
+        )
+    fault_report.append(result)
+    assert exit_code == 0, second_log.read_text()[-3000:]
+    assert (result.lost, result.same_id, result.new_id) == (0, 0, 0), result.line()
+    assert_exactly_once(events, expect, first_times=False)
