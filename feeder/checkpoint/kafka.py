@@ -122,7 +122,7 @@ class KafkaCheckpointStore:
         self._topic = partition.topic
         self._observer = observer
         self._next_offset = 0
-        self._read_for_generation = -1
+        self._read_for_generation = -1  # the writer's generation the cache is in step with
         self._reading = asyncio.Lock()
 
     @classmethod
@@ -226,6 +226,7 @@ class KafkaCheckpointStore:
 
     async def _in_step_with_kafka(self) -> None:
         if self._writer.generation != self._read_for_generation:
+            await self._writer.settle()
             await self._read_topic()
 
     async def load_position(self) -> FeedPosition | None:

@@ -20,9 +20,9 @@ Known aiokafka hazards, each bounded here:
   (``transaction_timeout_s`` must exceed ``send_timeout_s``), so a fence always means a
   newer instance.
 - A commit that timed out may have happened or not. ``generation`` counts the producers
-  started; a reader of the checkpoint (``KafkaCheckpointStore``) that sees it change reads the
-  topic again before trusting what it remembers (the new producer's ``InitProducerId`` has
-  settled the old transaction by then).
+  dropped that way; a reader of the checkpoint (``KafkaCheckpointStore``) that sees it change
+  calls ``settle`` (a new producer's ``InitProducerId`` completes or aborts what the old one
+  left) and then reads the topic again before trusting what it remembers.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class TransactionalSink:
         self._lock = asyncio.Lock()
         self._fenced: FencedError | None = None
         self.generation = 0
-        """How many producers were started: a change means a transaction's outcome may be
+        """How many producers were dropped: a change means a transaction's outcome may be
         unknown to this process (see the module docstring)."""
 
     @classmethod
@@ -137,7 +137,6 @@ class TransactionalSink:
             linger_ms=settings.linger_ms,
             max_batch_size=settings.max_batch_bytes,
         )
-        self.generation += 1
         try:
             # start() waits for InitProducerId: the moment older instances are fenced.
             await start_within_deadline(
@@ -149,14 +148,23 @@ class TransactionalSink:
         self._producer = producer
         return producer
 
+    async def settle(self) -> None:
+        """Return once a producer is registered: whatever a dropped one left open is then
+        committed or aborted, so ``read_committed`` readers see its final outcome."""
+        async with self._lock:
+            await self._ready_producer()
+
     async def _drop_producer(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
+            self.generation += 1
             await _close_quietly(producer)
 
     async def aclose(self) -> None:
         async with self._lock:
-            await self._drop_producer()
+            producer, self._producer = self._producer, None
+            if producer is not None:
+                await _close_quietly(producer)
 
 
 async def _close_quietly(producer: AIOKafkaProducer) -> None:

@@ -36,9 +36,10 @@ async def open_kafka_store(
     clock: Callable[[], datetime],
     *,
     feed: str | None = None,
-) -> AsyncIterator[tuple[KafkaCheckpointStore, RecordedProgress]]:
+) -> AsyncIterator[tuple[KafkaCheckpointStore, RecordedProgress, TransactionalSink]]:
     """A Kafka store on ``topic`` (feed ``feed``, default: the topic's name), cached under
-    ``cache_dir``; its writer is closed on exit, the store is the caller's to close."""
+    ``cache_dir``, with its progress and its writer; the writer is closed on exit, the store is
+    the caller's to close."""
     progress = RecordedProgress()
     async with kafka_connection(kafka_store_settings(bootstrap, topic)) as connection:
         writer = await TransactionalSink.open(
@@ -52,6 +53,6 @@ async def open_kafka_store(
                 observer=progress,
                 clock=clock,
             )
-            yield store, progress
+            yield store, progress, writer
         finally:
             await writer.aclose()

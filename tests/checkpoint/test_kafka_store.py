@@ -4,6 +4,7 @@ the feed, and ignore what a crashed instance left uncommitted. Real broker throu
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,8 +13,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from feeder.checkpoint.kafka_records import checkpoint_records
+from feeder.core.records import OutgoingRecord
 from feeder.core.state import FeedPosition, Moments, SessionState
-from feeder.errors import FencedError
+from feeder.errors import FencedError, SinkUnavailableError
 from tests.checkpoint.kafka_store import open_kafka_store
 
 pytestmark = pytest.mark.asyncio
@@ -49,13 +51,13 @@ def topic() -> str:
 async def test_a_reopened_store_rebuilds_what_was_committed_and_forgotten(
     kafka_bootstrap: str, topic: str, tmp_path: Path
 ) -> None:
-    async with open_kafka_store(kafka_bootstrap, topic, tmp_path, _clock) as (store, _):
+    async with open_kafka_store(kafka_bootstrap, topic, tmp_path, _clock) as (store, _, _):
         await store.commit([_state(f"s{n}", n) for n in range(300)], _position(10))
         await store.commit([_state("s1", 50)], _position(20))
         size = await store.forget(["s2", "s3", "s299"], T0 + timedelta(seconds=70))
         assert size.tracked_sessions == 298  # s299 was updated after the cutoff: it stays
         await store.aclose()
-    async with open_kafka_store(kafka_bootstrap, topic, tmp_path, _clock) as (store, progress):
+    async with open_kafka_store(kafka_bootstrap, topic, tmp_path, _clock) as (store, progress, _):
         try:
             assert await store.load_position() == _position(20)
             states = await store.load_states([f"s{n}" for n in range(300)])
@@ -73,10 +75,11 @@ async def test_a_reopened_store_rebuilds_what_was_committed_and_forgotten(
 async def test_a_second_instance_fences_the_first_and_sees_its_commits(
     kafka_bootstrap: str, topic: str, tmp_path: Path
 ) -> None:
-    async with open_kafka_store(kafka_bootstrap, topic, tmp_path / "a", _clock) as (first, _):
+    async with open_kafka_store(kafka_bootstrap, topic, tmp_path / "a", _clock) as (first, _, _):
         await first.commit([_state("a", 1)], _position(1))
         async with open_kafka_store(kafka_bootstrap, topic, tmp_path / "b", _clock) as (
             second,
+            _,
             _,
         ):
             try:
@@ -89,7 +92,7 @@ async def test_a_second_instance_fences_the_first_and_sees_its_commits(
             finally:
                 await second.aclose()
                 await first.aclose()
-    async with open_kafka_store(kafka_bootstrap, topic, tmp_path / "c", _clock) as (third, _):
+    async with open_kafka_store(kafka_bootstrap, topic, tmp_path / "c", _clock) as (third, _, _):
         try:
             assert set(await third.load_states(["a", "b"])) == {"a", "b"}
             assert await third.load_position() == _position(5)
@@ -100,7 +103,7 @@ async def test_a_second_instance_fences_the_first_and_sees_its_commits(
 async def test_what_a_crashed_instance_left_in_an_open_transaction_is_not_rebuilt(
     kafka_bootstrap: str, topic: str, tmp_path: Path
 ) -> None:
-    async with open_kafka_store(kafka_bootstrap, topic, tmp_path / "a", _clock) as (store, _):
+    async with open_kafka_store(kafka_bootstrap, topic, tmp_path / "a", _clock) as (store, _, _):
         await store.commit([_state("kept", 1)], _position(1))
         await store.aclose()
     # A "crashed" instance: its transaction is open, never committed or aborted, and the
@@ -119,6 +122,7 @@ async def test_what_a_crashed_instance_left_in_an_open_transaction_is_not_rebuil
             async with open_kafka_store(kafka_bootstrap, topic, tmp_path / "b", _clock) as (
                 rebuilt,
                 _,
+                _,
             ):
                 try:
                     assert set(await rebuilt.load_states(["kept", "uncommitted"])) == {"kept"}
@@ -127,3 +131,23 @@ async def test_what_a_crashed_instance_left_in_an_open_transaction_is_not_rebuil
                     await rebuilt.aclose()
     finally:
         await crashed.stop()
+
+
+async def test_after_a_transaction_of_unknown_outcome_the_store_reads_what_kafka_committed(
+    kafka_bootstrap: str, topic: str, tmp_path: Path
+) -> None:
+    """A commit that went through although this process never learned it did (the producer
+    failed after it) must not be forgotten: the next lookup reads the topic again first."""
+    async with open_kafka_store(kafka_bootstrap, topic, tmp_path, _clock) as (store, _, writer):
+        try:
+            await store.commit([_state("known", 1)], _position(1))
+            # committed behind the store's back: its cache does not know
+            await writer.publish(checkpoint_records(topic, [_state("unknown", 2)], _position(2)))
+            # a failed transaction: the writer replaces its producer
+            too_big = OutgoingRecord(topic, b"k", os.urandom(3_000_000), ())  # incompressible
+            with pytest.raises(SinkUnavailableError):
+                await writer.publish([too_big])
+            assert set(await store.load_states(["known", "unknown"])) == {"known", "unknown"}
+            assert await store.load_position() == _position(2)
+        finally:
+            await store.aclose()

@@ -76,6 +76,7 @@ async def store(
         async with open_kafka_store(bootstrap, f"cp-{uuid.uuid4().hex[:8]}", tmp_path, clock) as (
             kafka_store,
             _,
+            _,
         ):
             yield kafka_store
             await kafka_store.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +18,14 @@ def fault_report() -> Iterator[list[Tally]]:
     tallies: list[Tally] = []
     yield tallies
     _LINES.extend(t.line() for t in tallies)
+
+
+@pytest.fixture
+def abandoned_producers_collected() -> Iterator[None]:
+    """Collect garbage after the test's event loop closed, so what it leaves to the collector
+    is warned about in this test (where it is expected), not in a later one."""
+    yield
+    gc.collect()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

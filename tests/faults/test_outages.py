@@ -4,8 +4,6 @@ forward and back. After each, the topic is checked against the simulator's groun
 from __future__ import annotations
 
 import asyncio
-import gc
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -32,14 +30,6 @@ from tests.e2e.harness import (
 from tests.faults.tally import LONG, Tally, tally
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(600)]
-
-
-@pytest.fixture
-def abandoned_producers_collected() -> Iterator[None]:
-    """Collect garbage after the test's event loop closed, so what it leaves to the collector
-    is warned about in this test (where it is expected), not in a later one."""
-    yield
-    gc.collect()
 
 
 async def readiness(app: FeedApp) -> int:
