@@ -7,9 +7,10 @@ environment overrides.
 
 from __future__ import annotations
 
+import socket
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     AnyHttpUrl,
@@ -498,8 +499,49 @@ class DeliverySettings(_Group):
     on_fenced: Literal["exit", "standby"] = Field(
         "exit",
         description="when another instance with the same feed_name takes the feed over: exit "
-        "(status 3) or standby (wait for the feed in the replica group, replicas.enabled)",
+        "(status 3), or (replicas.enabled) stop that feed and stay in the replica group as a "
+        "standby, running it again if the group still gives it to this replica a session "
+        "timeout later",
     )
+
+
+class ReplicaSettings(_Group):
+    """Replicas of feeder sharing the feeds (``feeds``) through a Kafka consumer group."""
+
+    enabled: bool = Field(
+        False,
+        description="join the replica group: each feed runs on exactly one replica, and moves "
+        "to another one when its replica dies or leaves (needs checkpoint.backend=kafka)",
+    )
+    group_id: str = Field("feeder-replicas", min_length=1, description="Kafka consumer group")
+    control_topic: str = Field(
+        "feeder.control",
+        description="topic whose partitions stand for the feeds (one per feed, in name order); "
+        "created if missing",
+    )
+    replica_name: str = Field(
+        default_factory=socket.gethostname,
+        min_length=1,
+        description="this replica's name in metrics, logs and feeder status [default: host name]",
+    )
+    session_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="a replica not heard from for this long is dead: its feeds move (a clean "
+        "stop moves them at once)",
+    )
+    heartbeat_interval_s: float = Field(
+        3.0, gt=0, description="how often a replica tells the group it is alive"
+    )
+
+    @model_validator(mode="after")
+    def _heartbeats_within_session(self) -> ReplicaSettings:
+        if self.heartbeat_interval_s >= self.session_timeout_s:
+            raise ValueError(
+                "FEEDER_REPLICAS__HEARTBEAT_INTERVAL_S must be shorter than "
+                "FEEDER_REPLICAS__SESSION_TIMEOUT_S"
+            )
+        return self
 
 
 class HeartbeatSettings(_Group):
@@ -561,6 +603,14 @@ class FeederSettings(BaseSettings):
     events: EventSettings = Field(default_factory=EventSettings)
     heartbeat: HeartbeatSettings = Field(default_factory=HeartbeatSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    replicas: ReplicaSettings = Field(default_factory=ReplicaSettings)
+    feeds: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="several feeds in one config: feed name -> settings that differ from these "
+        "(api, sweep, kafka.topics, events, …), e.g. a TOML [feeds.store-7.api] table or JSON; "
+        "each feed's checkpoint topic and cache default to these with .<name> appended; empty: "
+        "one feed, these settings",
+    )
 
     @model_validator(mode="after")
     def _exactly_once_is_possible(self) -> FeederSettings:
@@ -568,6 +618,16 @@ class FeederSettings(BaseSettings):
             raise ValueError(
                 "FEEDER_DELIVERY__MODE=exactly-once needs FEEDER_CHECKPOINT__BACKEND=kafka (the "
                 "checkpoint must be written in the same Kafka transaction as the events)"
+            )
+        if self.replicas.enabled and self.checkpoint.backend != "kafka":
+            raise ValueError(
+                "FEEDER_REPLICAS__ENABLED needs FEEDER_CHECKPOINT__BACKEND=kafka (a feed moving "
+                "to another replica finds its checkpoint in Kafka)"
+            )
+        if self.delivery.on_fenced == "standby" and not self.replicas.enabled:
+            raise ValueError(
+                "FEEDER_DELIVERY__ON_FENCED=standby needs FEEDER_REPLICAS__ENABLED=true (a "
+                "standby waits for the feed in the replica group)"
             )
         if self.delivery.transaction_timeout_s <= self.kafka.send_timeout_s:
             raise ValueError(

@@ -9,9 +9,13 @@ from pathlib import Path
 
 from feeder.app import FeedApp
 from feeder.commands.settings_loading import load_or_explain
-from feeder.errors import FeederError, FencedError
+from feeder.errors import ConfigError, FeederError, FencedError
+from feeder.feeds import feed_settings
 from feeder.observability.logs import configure_logging
+from feeder.replicas import Replica
+from feeder.settings import FeederSettings
 from feeder.settings_reference import format_settings_reference
+from feeder.source.timing import utc_now
 
 FENCED_EXIT_STATUS = 3
 """``feeder run``'s exit status when another instance with the same feed name took over."""
@@ -26,13 +30,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+async def _run(settings: FeederSettings) -> None:
+    """One feed, or (``replicas.enabled``) this replica's share of the config's feeds."""
+    if settings.replicas.enabled:
+        await Replica(settings, feed_settings(settings), clock=utc_now).run()
+        return
+    if settings.feeds:
+        raise ConfigError(
+            "FEEDER_FEEDS defines several feeds: run them as replicas "
+            "(FEEDER_REPLICAS__ENABLED=true; one replica alone runs them all)"
+        )
+    await FeedApp(settings).run()
+
+
 def run(args: argparse.Namespace) -> int:
     settings = load_or_explain(args.config)
     if settings is None:
         return 2
     configure_logging(settings.observability.log_format, settings.observability.log_level)
     try:
-        asyncio.run(FeedApp(settings).run())
+        asyncio.run(_run(settings))
     except FencedError as error:  # another instance runs the feed now
         print(f"error: {error}", file=sys.stderr)
         return FENCED_EXIT_STATUS

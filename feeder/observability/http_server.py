@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import uvicorn
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from feeder.errors import ConfigError
 from feeder.listening import bind_tcp
@@ -35,18 +35,27 @@ def readiness(metrics: FeederMetrics, now: datetime, max_sweep_age_s: float) -> 
 def health_app(
     metrics: FeederMetrics, clock: Callable[[], datetime], max_sweep_age_s: float
 ) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """A feed's ``/metrics``, ``/healthz`` and ``/readyz`` (``readiness``)."""
+    return metrics_app(metrics.registry, lambda: readiness(metrics, clock(), max_sweep_age_s))
+
+
+def metrics_app(
+    registry: CollectorRegistry, ready: Callable[[], tuple[bool, str]]
+) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """``/metrics`` of ``registry``, ``/healthz``, and ``/readyz`` as ``ready`` says."""
+
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         path = scope["path"]
         if path == "/metrics":
-            status, body, content_type = 200, generate_latest(metrics.registry), CONTENT_TYPE_LATEST
+            status, body, content_type = 200, generate_latest(registry), CONTENT_TYPE_LATEST
         elif path == "/healthz":
             status, body, content_type = 200, b"ok\n", "text/plain"
         elif path == "/readyz":
-            ready, reason = readiness(metrics, clock(), max_sweep_age_s)
+            is_ready, reason = ready()
             status, body, content_type = (
-                (200 if ready else 503),
+                (200 if is_ready else 503),
                 f"{reason}\n".encode(),
                 "text/plain",
             )

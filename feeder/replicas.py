@@ -1,0 +1,311 @@
+"""Replicas sharing feeds through a Kafka consumer group (``replicas.enabled``).
+
+Every replica joins the group ``replicas.group_id`` on the control topic, which has one
+partition per feed (feeds in name order). Owning partition *i* means running feed *i*; Kafka's
+group coordinator decides who owns what, so when a replica dies (no heartbeat for
+``replicas.session_timeout_s``) or leaves, its feeds go to the others, and a joining replica
+takes some over. Nothing is ever written to the control topic: the group membership is all.
+
+A feed moving keeps its guarantee because of fencing, not because of timing: the new owner's
+transactional producer (``feeder-<feed name>``) fences the old owner at start, so a replica
+that lost a feed but has not noticed yet can no longer write to it (its feed stops with
+``FencedError``, which is expected here and logged). Rebalances use the eager protocol: feeds
+this replica keeps go on running through it; feeds it lost are stopped when the new assignment
+arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from feeder.app import FeedApp
+from feeder.errors import ConfigError, FencedError
+from feeder.observability.http_server import bind_socket, embedded_server, metrics_app
+from feeder.settings import FeederSettings, KafkaSettings
+from feeder.sink.connection import kafka_connection, start_within_deadline
+from feeder.sink.kafka import with_admin
+
+logger = logging.getLogger("feeder.replicas")
+Clock = Callable[[], datetime]
+
+
+class ReplicaMetrics:
+    """What this replica runs; each feed's own metrics are added with a ``feed`` label."""
+
+    def __init__(self, registry: CollectorRegistry, replica: str, feeds: list[str]) -> None:
+        self.registry = registry
+        self.running = Gauge(
+            "feeder_replica_feed_running",
+            "1 for each feed this replica runs now, 0 for the others (sum by feed: 1)",
+            ["replica", "feed"],
+            registry=registry,
+        )
+        self.rebalances = Counter(
+            "feeder_replica_rebalances",
+            "assignments of feeds this replica received from the group",
+            ["replica"],
+            registry=registry,
+        )
+        self.fenced = Counter(
+            "feeder_replica_feeds_fenced",
+            "feeds this replica ran that another instance fenced (taken over)",
+            ["replica", "feed"],
+            registry=registry,
+        )
+        self.replica = replica
+        for feed in feeds:
+            self.running.labels(replica, feed).set(0)
+
+
+class FeedsCollector(Collector):
+    """Every running feed's metrics, each sample labelled with its ``feed``."""
+
+    def __init__(self, apps: Callable[[], dict[str, FeedApp]]) -> None:
+        self._apps = apps
+
+    def collect(self) -> Iterator[Metric]:
+        families: dict[str, Metric] = {}
+        for feed, app in sorted(self._apps().items()):
+            for family in app.metrics.registry.collect():
+                merged = families.setdefault(
+                    family.name, Metric(family.name, family.documentation, family.type, family.unit)
+                )
+                for sample in family.samples:
+                    merged.add_sample(
+                        sample.name,
+                        {**sample.labels, "feed": feed},
+                        sample.value,
+                        sample.timestamp,
+                        sample.exemplar,
+                    )
+        yield from families.values()
+
+
+@dataclass
+class _RunningFeed:
+    app: FeedApp
+    task: asyncio.Task[None]
+    stopping: asyncio.Event
+    released: bool = False  # stopped because the group gave the feed to another replica
+
+
+class Replica:
+    """``await Replica(settings, feeds).run()``: run the feeds the group gives this replica
+    until ``stopping`` is set; fatal errors of a feed this replica still owns propagate."""
+
+    def __init__(
+        self,
+        settings: FeederSettings,
+        feeds: list[FeederSettings],
+        *,
+        clock: Callable[[], datetime],
+        stopping: asyncio.Event | None = None,
+    ) -> None:
+        self.settings = settings
+        self.feeds = feeds
+        self.clock = clock
+        self.stopping = stopping or asyncio.Event()
+        self.name = settings.replicas.replica_name
+        self.metrics = ReplicaMetrics(
+            CollectorRegistry(), self.name, [feed.feed_name for feed in feeds]
+        )
+        self.metrics.registry.register(FeedsCollector(self.running_apps))
+        self.joined = asyncio.Event()
+        self._running: dict[str, _RunningFeed] = {}
+        self._owned: set[str] = set()
+        self._failure: BaseException | None = None
+        self._standby_retries: dict[str, asyncio.TimerHandle] = {}
+        self.metrics_port: int | None = None
+
+    def running_apps(self) -> dict[str, FeedApp]:
+        return {name: feed.app for name, feed in self._running.items()}
+
+    @property
+    def owned_feeds(self) -> set[str]:
+        """The feeds the group gave this replica (running, starting or in standby)."""
+        return set(self._owned)
+
+    async def run(self, *, install_signal_handlers: bool = True) -> None:
+        observability = self.settings.observability
+        listener = bind_socket(observability.host, observability.port)
+        self.metrics_port = int(listener.getsockname()[1])
+        server = embedded_server(metrics_app(self.metrics.registry, self._readiness))
+        serving = asyncio.create_task(server.serve(sockets=[listener]), name="replica-metrics")
+        try:
+            with _stop_on_signals(self.stopping, enabled=install_signal_handlers):
+                await self._run_in_group()
+        finally:
+            server.should_exit = True
+            await serving
+            listener.close()
+        if self._failure is not None:
+            raise self._failure
+
+    def _readiness(self) -> tuple[bool, str]:
+        if not self.joined.is_set():
+            return False, "not in the replica group yet"
+        return True, f"runs {', '.join(sorted(self._running)) or 'no feed'}"
+
+    async def _run_in_group(self) -> None:
+        replicas = self.settings.replicas
+        async with kafka_connection(self.settings.kafka) as connection:
+            await with_admin(connection, self._prepare_control)
+            consumer = AIOKafkaConsumer(
+                **connection.options,
+                group_id=replicas.group_id,
+                enable_auto_commit=False,
+                session_timeout_ms=round(replicas.session_timeout_s * 1000),
+                heartbeat_interval_ms=round(replicas.heartbeat_interval_s * 1000),
+            )
+            consumer.subscribe([replicas.control_topic], listener=_Listener(self))
+            await start_within_deadline(connection, consumer.start(), "joining the replica group")
+            try:
+                await self._hold_membership(consumer)
+            finally:
+                await self._stop_all()
+                with contextlib.suppress(KafkaError, TimeoutError):
+                    async with asyncio.timeout(self.settings.kafka.send_timeout_s):
+                        await consumer.stop()  # leaves the group: the others take over now
+
+    async def _prepare_control(self, admin: AIOKafkaAdminClient, kafka: KafkaSettings) -> None:
+        """Create the control topic with one partition per feed, or check the one there."""
+        topic = self.settings.replicas.control_topic
+        wanted = len(self.feeds)
+        [described] = await admin.describe_topics([topic])
+        if described["error_code"] != 0:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics([NewTopic(topic, wanted, kafka.replication_factor)])
+            return
+        partitions = len(described["partitions"])
+        if partitions != wanted:
+            raise ConfigError(
+                f"the control topic {topic} has {partitions} partitions but this config has "
+                f"{wanted} feeds; every replica must have the same feeds, and the topic one "
+                "partition per feed (FEEDER_REPLICAS__CONTROL_TOPIC, FEEDER_FEEDS)"
+            )
+
+    async def _hold_membership(self, consumer: AIOKafkaConsumer) -> None:
+        while not self.stopping.is_set() and self._failure is None:
+            await consumer.getmany(timeout_ms=500)  # keeps the membership; nothing is sent
+            self._collect_finished()
+
+    def assigned(self, partitions: set[int]) -> None:
+        """The group's new assignment: stop what moved away, start what came here."""
+        self.metrics.rebalances.labels(self.name).inc()
+        owned = {self.feeds[p].feed_name for p in partitions if p < len(self.feeds)}
+        self._owned = owned
+        self.joined.set()
+        for name, running in self._running.items():
+            if name not in owned and not running.stopping.is_set():
+                logger.info("feed %s moved to another replica; stopping it here", name)
+                running.released = True
+                running.stopping.set()
+        for feed in self.feeds:
+            if feed.feed_name in owned and feed.feed_name not in self._running:
+                self._start(feed)
+        logger.info("replica %s runs feeds: %s", self.name, ", ".join(sorted(owned)) or "none")
+
+    def _start(self, feed: FeederSettings) -> None:
+        stopping = asyncio.Event()
+        app = FeedApp(feed, clock=self.clock, stopping=stopping)
+        task = asyncio.create_task(
+            app.run(install_signal_handlers=False), name=f"feed-{feed.feed_name}"
+        )
+        self._running[feed.feed_name] = _RunningFeed(app, task, stopping)
+        self.metrics.running.labels(self.name, feed.feed_name).set(1)
+        logger.info("replica %s starts feed %s", self.name, feed.feed_name)
+
+    def _collect_finished(self) -> None:
+        for name, running in list(self._running.items()):
+            if not running.task.done():
+                continue
+            del self._running[name]
+            self.metrics.running.labels(self.name, name).set(0)
+            error = None if running.task.cancelled() else running.task.exception()
+            if error is None or running.released or name not in self._owned:
+                if error is not None:
+                    logger.info("feed %s stopped after it moved away: %s", name, error)
+                continue
+            if isinstance(error, FencedError):
+                self.metrics.fenced.labels(self.name, name).inc()
+                if self.settings.delivery.on_fenced == "standby":
+                    logger.warning("%s; standing by", error)
+                    self._retry_later(name)
+                    continue
+            logger.error("feed %s failed: %s", name, error)
+            self._failure = error  # the replica stops: its feeds move to the others
+
+    def _retry_later(self, name: str) -> None:
+        """Standby: run the feed again a session timeout from now if the group still says it
+        is this replica's (the instance that fenced it is then gone, or runs outside the
+        group, and is fenced in turn)."""
+
+        def again() -> None:
+            self._standby_retries.pop(name, None)
+            feed = next(f for f in self.feeds if f.feed_name == name)
+            if name in self._owned and name not in self._running and not self.stopping.is_set():
+                self._start(feed)
+
+        loop = asyncio.get_running_loop()
+        self._standby_retries[name] = loop.call_later(
+            self.settings.replicas.session_timeout_s, again
+        )
+
+    async def _stop_all(self) -> None:
+        for handle in self._standby_retries.values():
+            handle.cancel()
+        for running in self._running.values():
+            running.released = True
+            running.stopping.set()
+        tasks = [running.task for running in self._running.values()]
+        if tasks:
+            grace_s = max(feed.sweep.shutdown_grace_s for feed in self.feeds) + 5
+            _, pending = await asyncio.wait(tasks, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for name in list(self._running):
+            self.metrics.running.labels(self.name, name).set(0)
+        self._running.clear()
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stopping: asyncio.Event, *, enabled: bool) -> Iterator[None]:
+    """SIGINT/SIGTERM: stop every feed gracefully, then leave the group."""
+    if not enabled:
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    try:
+        yield
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, replica: Replica) -> None:
+        self._replica = replica
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        """Eager rebalancing revokes everything first; feeds go on running until the new
+        assignment says which of them moved."""
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self._replica.assigned({tp.partition for tp in assigned})
