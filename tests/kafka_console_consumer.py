@@ -39,6 +39,11 @@ _NULL = "\x1c"  # file separator: what a null key, value or header value prints 
 _SEPARATORS = (_COLUMN, _HEADERS, _LINE, _NULL)
 _NO_HEADERS = "NO_HEADERS"
 _PROCESSED = re.compile(r"Processed a total of (\d+) messages")
+# The tool ends every read that is not cut by --max-messages by catching an exception, logging it
+# and exiting 0: the idle timeout (a TimeoutException it throws itself, without a message) and
+# real failures (a wrong password, an unknown topic authorization) alike. Only the first is an end.
+_TERMINATED = re.compile(r"Error processing message, terminating consumer process:[^\n]*\n([^\n]*)")
+_IDLE_END = "org.apache.kafka.common.errors.TimeoutException: null"
 
 
 class ConsoleConsumerError(AssertionError):
@@ -181,9 +186,17 @@ def run_console_consumer(
         raise ConsoleConsumerError(
             f"the console consumer exited with {result.returncode}:\n{stderr[-4000:]}"
         )
+    terminated = _TERMINATED.search(stderr)
+    if terminated is not None and terminated.group(1).strip() != _IDLE_END:
+        raise ConsoleConsumerError(
+            f"the console consumer stopped on an error, not on its idle timeout: "
+            f"{terminated.group(1).strip()}\n{stderr[-4000:]}"
+        )
     records = parse_console_output(result.stdout)
     processed = _PROCESSED.search(stderr)
-    if processed is not None and int(processed.group(1)) != len(records):
+    if processed is None:
+        raise ConsoleOutputError(f"the console consumer did not say what it processed:\n{stderr}")
+    if int(processed.group(1)) != len(records):
         raise ConsoleOutputError(
             f"the console consumer says it processed {processed.group(1)} records but printed "
             f"{len(records)} that parse:\n{stderr[-4000:]}"
