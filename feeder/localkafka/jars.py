@@ -81,6 +81,9 @@ def _resolved(pom_template: Path, artifact: str, version: str, libs: Path) -> Pa
                 f"mvn could not resolve {artifact}:\n{result.stdout[-4000:]}{result.stderr[-4000:]}"
             )
         (staging / _COMPLETE_MARKER).touch()
+        if (libs / _COMPLETE_MARKER).exists():
+            # Another process finished first and may be running from its folder: keep it.
+            return libs
         shutil.rmtree(libs, ignore_errors=True)
         staging.rename(libs)
     return libs
