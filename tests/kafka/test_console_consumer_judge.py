@@ -38,11 +38,11 @@ class WrittenTopic:
     everything: list[ConsoleRecord]
 
 
-async def _create_topic(bootstrap: str, topic: str) -> None:
+async def _create_topic(bootstrap: str, topic: str, partitions: int = 1) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(topic, 1, 1)])
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
     finally:
         await admin.close()
 
@@ -51,14 +51,14 @@ def _expected(
     partition: int,
     offset: int,
     key: bytes | None,
-    headers: list[tuple[str, bytes]],
+    headers: list[tuple[str, bytes | None]],
     value: bytes | None,
 ) -> ConsoleRecord:
     return ConsoleRecord(
         partition=partition,
         offset=offset,
         key=None if key is None else key.decode(),
-        headers=[(name, header.decode()) for name, header in headers],
+        headers=[(name, None if header is None else header.decode()) for name, header in headers],
         value=None if value is None else value.decode(),
     )
 
@@ -68,16 +68,21 @@ async def _send(
     topic: str,
     key: bytes | None,
     value: bytes | None,
-    headers: list[tuple[str, bytes]],
+    headers: list[tuple[str, bytes | None]],
+    *,
+    partition: int | None = None,
 ) -> ConsoleRecord:
-    metadata = await producer.send_and_wait(topic, value, key=key, headers=headers or None)
+    metadata = await producer.send_and_wait(
+        topic, value, key=key, headers=headers or None, partition=partition
+    )
     return _expected(metadata.partition, metadata.offset, key, headers, value)
 
 
 @pytest_asyncio.fixture
 async def written_topic(kafka_bootstrap: str, topic_name: str) -> WrittenTopic:
-    """One committed transaction, one aborted, then plain records: one with headers and no key,
-    a JSON ``null`` value (text, not a tombstone) and a tombstone."""
+    """One committed transaction, one aborted, then plain records: one with no key and headers
+    (an empty value, a null value), a JSON ``null`` value (text, not a tombstone) and a
+    tombstone."""
     await _create_topic(kafka_bootstrap, topic_name)
     transactional = AIOKafkaProducer(
         bootstrap_servers=kafka_bootstrap, transactional_id=f"judge-{uuid.uuid4().hex}"
@@ -113,7 +118,11 @@ async def written_topic(kafka_bootstrap: str, topic_name: str) -> WrittenTopic:
     try:
         after = [
             await _send(
-                plain, topic_name, None, b'{"n": 3}', [("ce_type", b"fraud"), ("empty", b"")]
+                plain,
+                topic_name,
+                None,
+                b'{"n": 3}',
+                [("ce_type", b"fraud"), ("empty", b""), ("absent", None)],
             ),
             await _send(plain, topic_name, b"null", b"null", []),
             await _send(plain, topic_name, b"session-2", None, []),
@@ -171,6 +180,41 @@ async def test_expected_count_stops_the_read_at_that_many_records(
         timeout_s=_RUN_TIMEOUT_S,
     )
     assert read == written_topic.committed[:2]
+
+
+async def test_records_of_every_partition_carry_their_partition_and_offset(
+    kafka_bootstrap: str, topic_name: str
+) -> None:
+    await _create_topic(kafka_bootstrap, topic_name, partitions=3)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        written = [
+            await _send(
+                producer,
+                topic_name,
+                f"k{n}".encode(),
+                f'{{"n": {n}}}'.encode(),
+                [],
+                partition=n % 3,
+            )
+            for n in range(7)
+        ]
+    finally:
+        await producer.stop()
+    read = await asyncio.to_thread(
+        read_with_console_consumer,
+        kafka_bootstrap,
+        topic_name,
+        isolation_level="read_committed",
+        expected_count=None,
+        timeout_s=_RUN_TIMEOUT_S,
+    )
+    # Partitions interleave in any order; within one, offsets ascend.
+    assert sorted(read, key=lambda record: (record.partition, record.offset)) == sorted(
+        written, key=lambda record: (record.partition, record.offset)
+    )
+    assert {record.partition for record in read} == {0, 1, 2}
 
 
 async def test_a_value_holding_a_separator_is_refused_not_misread(
