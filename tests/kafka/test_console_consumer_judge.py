@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from tests.kafka_console_consumer import (
+    ConsoleConsumerError,
     ConsoleOutputError,
     ConsoleRecord,
     read_with_console_consumer,
@@ -235,4 +236,20 @@ async def test_a_value_holding_a_separator_is_refused_not_misread(
             isolation_level="read_committed",
             expected_count=1,
             timeout_s=_RUN_TIMEOUT_S,
+        )
+
+
+async def test_a_read_past_its_deadline_fails(kafka_bootstrap: str, topic_name: str) -> None:
+    await _create_topic(kafka_bootstrap, topic_name)
+    # A read without expected_count ends only after a minute without records: a second's
+    # deadline cannot be met, whatever the machine's speed.
+    with pytest.raises(ConsoleConsumerError, match=r"did not finish within 1\.0 s"):
+        await asyncio.to_thread(
+            read_with_console_consumer,
+            kafka_bootstrap,
+            topic_name,
+            isolation_level="read_committed",
+            expected_count=None,
+            idle_timeout_ms=60_000,
+            timeout_s=1.0,
         )
