@@ -10,9 +10,11 @@ import os
 import random
 import signal
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 
 from feeder.commands.run import FENCED_EXIT_STATUS
@@ -35,6 +37,7 @@ from tests.e2e.harness import (
 from tests.faults.tally import LONG, Tally, tally
 from tests.faults.test_outages import wait_for_readiness
 from tests.faults.test_process_faults import Gaps, finish, first_read, judged, last_run
+from tests.kafka_console_consumer import read_with_console_consumer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(900)]
 
@@ -99,6 +102,25 @@ async def test_kill_9_again_and_again_publishes_every_transition_exactly_once(
     assert exit_code == 0, log.read_text()[-3000:]
     assert (result.lost, result.same_id, result.new_id) == (0, 0, 0), result.line()
     assert_exactly_once(events, expect, first_times=False)
+    await judged_by_kafkas_own_consumer(kafka_bootstrap, env, [event.id for event in events])
+
+
+async def judged_by_kafkas_own_consumer(
+    bootstrap: str, env: dict[str, str], ids_seen_by_aiokafka: list[str]
+) -> None:
+    """Apache Kafka's console consumer (``read_committed``) reads the same events, each once:
+    our own client does not get to judge our own transactions alone."""
+    records = await asyncio.to_thread(
+        read_with_console_consumer,
+        bootstrap,
+        env["FEEDER_KAFKA__TOPICS__EVENTS"],
+        isolation_level="read_committed",
+        expected_count=None,
+        timeout_s=120,
+    )
+    ids = Counter(orjson.loads(record.value)["id"] for record in records if record.value)
+    assert [event_id for event_id, count in ids.items() if count > 1] == []
+    assert sorted(ids) == sorted(ids_seen_by_aiokafka)
 
 
 async def test_a_second_instance_with_the_same_feed_name_fences_the_first(
@@ -156,6 +178,7 @@ async def test_a_second_instance_with_the_same_feed_name_fences_the_first(
     assert exit_code == 0, second_log.read_text()[-3000:]
     assert (result.lost, result.same_id, result.new_id) == (0, 0, 0), result.line()
     assert_exactly_once(events, expect, first_times=False)
+    await judged_by_kafkas_own_consumer(kafka_bootstrap, second_env, [e.id for e in events])
 
 
 # A producer that missed its deadline while the broker was down is dropped (aiokafka #1101,
