@@ -9,9 +9,15 @@ takes some over. Nothing is ever written to the control topic: the group members
 A feed moving keeps its guarantee because of fencing, not because of timing: the new owner's
 transactional producer (``feeder-<feed name>``) fences the old owner at start, so a replica
 that lost a feed but has not noticed yet can no longer write to it (its feed stops with
-``FencedError``, which is expected here and logged). Rebalances use the eager protocol: feeds
-this replica keeps go on running through it; feeds it lost are stopped when the new assignment
-arrives.
+``FencedError``, which is expected here and logged). The other way round happens too: a
+previous owner still starting when the feed moved registers its producer after the new
+owner's and fences it; the new owner, which the group still gives the feed, starts it again a
+heartbeat interval later (``feeder_replica_feeds_fenced_total``). Rebalances use the eager
+protocol: feeds this replica keeps go on running through it; feeds it lost are stopped when the
+new assignment arrives.
+
+A replica without feeds is a hot standby: it holds its place in the group, and gets feeds as
+soon as a replica dies (after ``replicas.session_timeout_s``) or leaves (at once).
 """
 
 from __future__ import annotations
@@ -128,7 +134,7 @@ class Replica:
         self._running: dict[str, _RunningFeed] = {}
         self._owned: set[str] = set()
         self._failure: BaseException | None = None
-        self._standby_retries: dict[str, asyncio.TimerHandle] = {}
+        self._restarts: dict[str, asyncio.TimerHandle] = {}
         self.metrics_port: int | None = None
 
     def running_apps(self) -> dict[str, FeedApp]:
@@ -136,7 +142,7 @@ class Replica:
 
     @property
     def owned_feeds(self) -> set[str]:
-        """The feeds the group gave this replica (running, starting or in standby)."""
+        """The feeds the group gave this replica (running, or about to start again)."""
         return set(self._owned)
 
     async def run(self, *, install_signal_handlers: bool = True) -> None:
@@ -185,11 +191,13 @@ class Replica:
         """Create the control topic with one partition per feed, or check the one there."""
         topic = self.settings.replicas.control_topic
         wanted = len(self.feeds)
-        [described] = await admin.describe_topics([topic])
-        if described["error_code"] != 0:
+        # list_topics, not describe_topics: a metadata request for a missing topic may have the
+        # broker auto-create it, with its default single partition
+        if topic not in await admin.list_topics():
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics([NewTopic(topic, wanted, kafka.replication_factor)])
             return
+        [described] = await admin.describe_topics([topic])
         partitions = len(described["partitions"])
         if partitions != wanted:
             raise ConfigError(
@@ -242,31 +250,37 @@ class Replica:
                 continue
             if isinstance(error, FencedError):
                 self.metrics.fenced.labels(self.name, name).inc()
-                if self.settings.delivery.on_fenced == "standby":
-                    logger.warning("%s; standing by", error)
-                    self._retry_later(name)
-                    continue
+                logger.warning(
+                    "%s; the group still gives it to %s: starting it again", error, self.name
+                )
+                self._start_again_later(name)
+                continue
             logger.error("feed %s failed: %s", name, error)
             self._failure = error  # the replica stops: its feeds move to the others
+        if self._failure is not None or self.stopping.is_set():
+            return
+        for feed in self.feeds:  # one given back while it was still stopping starts again
+            name = feed.feed_name
+            if name in self._owned and name not in self._running and name not in self._restarts:
+                self._start(feed)
 
-    def _retry_later(self, name: str) -> None:
-        """Standby: run the feed again a session timeout from now if the group still says it
-        is this replica's (the instance that fenced it is then gone, or runs outside the
-        group, and is fenced in turn)."""
+    def _start_again_later(self, name: str) -> None:
+        """A feed this replica owns was fenced: by its previous owner, still starting when the
+        feed moved here (its producer registered after ours), or by an instance outside the
+        group. Start it again a heartbeat interval later, fencing that one in turn; a previous
+        owner stops for good once it sees the feed is no longer its own."""
 
         def again() -> None:
-            self._standby_retries.pop(name, None)
+            self._restarts.pop(name, None)
             feed = next(f for f in self.feeds if f.feed_name == name)
             if name in self._owned and name not in self._running and not self.stopping.is_set():
                 self._start(feed)
 
         loop = asyncio.get_running_loop()
-        self._standby_retries[name] = loop.call_later(
-            self.settings.replicas.session_timeout_s, again
-        )
+        self._restarts[name] = loop.call_later(self.settings.replicas.heartbeat_interval_s, again)
 
     async def _stop_all(self) -> None:
-        for handle in self._standby_retries.values():
+        for handle in self._restarts.values():
             handle.cancel()
         for running in self._running.values():
             running.released = True

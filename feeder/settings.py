@@ -496,13 +496,6 @@ class DeliverySettings(_Group):
         "crashed instance's open transaction holds read_committed consumers back at most "
         "(a successor aborts it at once); must exceed kafka.send_timeout_s",
     )
-    on_fenced: Literal["exit", "standby"] = Field(
-        "exit",
-        description="when another instance with the same feed_name takes the feed over: exit "
-        "(status 3), or (replicas.enabled) stop that feed and stay in the replica group as a "
-        "standby, running it again if the group still gives it to this replica a session "
-        "timeout later",
-    )
 
 
 class ReplicaSettings(_Group):
@@ -623,11 +616,6 @@ class FeederSettings(BaseSettings):
             raise ValueError(
                 "FEEDER_REPLICAS__ENABLED needs FEEDER_CHECKPOINT__BACKEND=kafka (a feed moving "
                 "to another replica finds its checkpoint in Kafka)"
-            )
-        if self.delivery.on_fenced == "standby" and not self.replicas.enabled:
-            raise ValueError(
-                "FEEDER_DELIVERY__ON_FENCED=standby needs FEEDER_REPLICAS__ENABLED=true (a "
-                "standby waits for the feed in the replica group)"
             )
         if self.delivery.transaction_timeout_s <= self.kafka.send_timeout_s:
             raise ValueError(

@@ -50,6 +50,7 @@ from feeder.errors import CheckpointUnavailableError, ConfigError, SinkUnavailab
 from feeder.settings import KafkaSettings
 from feeder.sink.connection import KafkaConnection, start_within_deadline
 from feeder.sink.kafka import with_admin
+from feeder.sink.topics import check_cleanup_policies
 from feeder.sink.transactional import TransactionalSink
 
 logger = logging.getLogger("feeder.checkpoint")
@@ -303,9 +304,9 @@ class KafkaCheckpointStore:
 async def _prepare_checkpoint_topic(admin: AIOKafkaAdminClient, settings: KafkaSettings) -> None:
     """Create the checkpoint topic if missing (and ``create_topics``); check it is compacted."""
     name = settings.topics.checkpoint
-    described = await admin.describe_topics([name])
-    exists = all(topic["error_code"] == 0 for topic in described)
-    if not exists:
+    # list_topics, not describe_topics: a metadata request for a missing topic may have the
+    # broker auto-create it, uncompacted
+    if name not in await admin.list_topics():
         if not settings.create_topics:
             raise ConfigError(
                 f"the checkpoint topic {name} does not exist at {settings.bootstrap_servers}; "
@@ -315,9 +316,11 @@ async def _prepare_checkpoint_topic(admin: AIOKafkaAdminClient, settings: KafkaS
         with contextlib.suppress(TopicAlreadyExistsError):
             await admin.create_topics([checkpoint_topic(settings)])
         return
+    described = await admin.describe_topics([name])
     partitions = len(described[0]["partitions"])
     if partitions != 1:
         raise ConfigError(
             f"the checkpoint topic {name} has {partitions} partitions; it must have exactly one "
             "(FEEDER_KAFKA__TOPICS__CHECKPOINT)"
         )
+    await check_cleanup_policies(admin, settings)

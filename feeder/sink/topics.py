@@ -75,6 +75,7 @@ def _compacted_by_setting(settings: KafkaSettings) -> dict[str, tuple[str, bool]
         topics.fraud: ("FEEDER_KAFKA__TOPICS__FRAUD", False),
         topics.state: ("FEEDER_KAFKA__TOPICS__STATE", True),
         topics.dead_letter: ("FEEDER_KAFKA__TOPICS__DEAD_LETTER", False),
+        topics.checkpoint: ("FEEDER_KAFKA__TOPICS__CHECKPOINT", True),
     }
 
 
@@ -92,9 +93,9 @@ def cleanup_policy_problems(policies: dict[str, str], settings: KafkaSettings) -
         has_compact = "compact" in {part.strip() for part in policy.split(",")}
         if compacted and not has_compact:
             problems.append(
-                f"topic {name} ({setting}) has cleanup.policy={policy}, but the latest-state "
-                "topic must be compacted: alter it to cleanup.policy=compact or name another "
-                "topic"
+                f"topic {name} ({setting}) has cleanup.policy={policy}, but it holds the latest "
+                "record per key and must be compacted: alter it to cleanup.policy=compact or "
+                "name another topic"
             )
         elif not compacted and has_compact:
             problems.append(

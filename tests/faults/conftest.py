@@ -13,11 +13,11 @@ _LINES: list[str] = []
 
 
 @pytest.fixture
-def fault_report() -> Iterator[list[Tally]]:
-    """Tallies a scenario wants in the run's summary."""
-    tallies: list[Tally] = []
+def fault_report() -> Iterator[list[Tally | str]]:
+    """Tallies (and lines of other figures) a scenario wants in the run's summary."""
+    tallies: list[Tally | str] = []
     yield tallies
-    _LINES.extend(t.line() for t in tallies)
+    _LINES.extend(t if isinstance(t, str) else t.line() for t in tallies)
 
 
 @pytest.fixture

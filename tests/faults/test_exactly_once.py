@@ -58,7 +58,7 @@ def exactly_once_env(
 
 
 async def test_kill_9_again_and_again_publishes_every_transition_exactly_once(
-    kafka_bootstrap: str, tmp_path: Path, fault_report: list[Tally]
+    kafka_bootstrap: str, tmp_path: Path, fault_report: list[Tally | str]
 ) -> None:
     chance = random.Random(47)
     log, cache, port = tmp_path / "feeder.log", tmp_path / "cache.sqlite3", free_port()
@@ -124,7 +124,7 @@ async def judged_by_kafkas_own_consumer(
 
 
 async def test_a_second_instance_with_the_same_feed_name_fences_the_first(
-    kafka_bootstrap: str, tmp_path: Path, fault_report: list[Tally]
+    kafka_bootstrap: str, tmp_path: Path, fault_report: list[Tally | str]
 ) -> None:
     """Two hosts (their own caches and ports) run one feed name: the newer one takes the feed,
     the older one stops publishing, says why and exits with status 3; one feed, no duplicate."""
@@ -186,7 +186,7 @@ async def test_a_second_instance_with_the_same_feed_name_fences_the_first(
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
 async def test_a_broker_restart_in_the_middle_of_transactions_loses_and_repeats_nothing(
-    abandoned_producers_collected: None, tmp_path: Path, fault_report: list[Tally]
+    abandoned_producers_collected: None, tmp_path: Path, fault_report: list[Tally | str]
 ) -> None:
     """Pages of 7 records keep a transaction open nearly all the time; the broker stops under
     one (its outcome is then unknown to the feed: the store reads its topic again before it

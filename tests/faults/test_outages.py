@@ -61,7 +61,7 @@ def sweep_failures(app: FeedApp) -> float:
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
 async def test_a_broker_outage_is_waited_out_with_the_checkpoint_kept_and_readyz_down(
-    abandoned_producers_collected: None, tmp_path: Path, fault_report: list[Tally]
+    abandoned_producers_collected: None, tmp_path: Path, fault_report: list[Tally | str]
 ) -> None:
     outage_s = 60.0 if LONG else 12.0
     broker = LocalKafkaBroker(data_dir=tmp_path / "kafka")  # kept across the restart
@@ -123,7 +123,7 @@ class JumpingClock:
 
 
 async def test_the_hosts_clock_jumping_forward_and_back_loses_and_invents_nothing(
-    kafka_bootstrap: str, tmp_path: Path, fault_report: list[Tally]
+    kafka_bootstrap: str, tmp_path: Path, fault_report: list[Tally | str]
 ) -> None:
     jumps = (timedelta(seconds=45), timedelta(seconds=-45), timedelta(0))
     clock = JumpingClock()

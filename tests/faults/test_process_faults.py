@@ -120,7 +120,7 @@ async def judged(
 
 
 async def test_kill_9_again_and_again_under_live_load_loses_nothing(
-    kafka_bootstrap: str, tmp_path: Path, fault_report: list[Tally]
+    kafka_bootstrap: str, tmp_path: Path, fault_report: list[Tally | str]
 ) -> None:
     kills = 100 if LONG else 3
     chance = random.Random(41)
@@ -167,7 +167,7 @@ async def test_kill_9_again_and_again_under_live_load_loses_nothing(
 
 
 async def test_sigterm_during_a_page_finishes_it_and_re_sends_nothing(
-    kafka_bootstrap: str, tmp_path: Path, fault_report: list[Tally]
+    kafka_bootstrap: str, tmp_path: Path, fault_report: list[Tally | str]
 ) -> None:
     stops = 20 if LONG else 2
     log, checkpoint, port = tmp_path / "feeder.log", tmp_path / "cp.sqlite3", free_port()
@@ -212,7 +212,7 @@ async def test_sigterm_during_a_page_finishes_it_and_re_sends_nothing(
 
 
 async def test_a_full_disk_under_the_checkpoint_is_retried_and_the_feed_recovers(
-    kafka_bootstrap: str, tmp_path: Path, fault_report: list[Tally]
+    kafka_bootstrap: str, tmp_path: Path, fault_report: list[Tally | str]
 ) -> None:
     log, checkpoint, port = tmp_path / "feeder.log", tmp_path / "cp.sqlite3", free_port()
     with run_simulator_in_thread(busy_store(seed=45)) as sim:
@@ -283,7 +283,7 @@ def run_once(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 async def test_a_corrupted_then_deleted_checkpoint_is_refused_and_recovered_from_heartbeats(
-    kafka_bootstrap: str, tmp_path: Path, fault_report: list[Tally]
+    kafka_bootstrap: str, tmp_path: Path, fault_report: list[Tally | str]
 ) -> None:
     log, checkpoint, port = tmp_path / "feeder.log", tmp_path / "cp.sqlite3", free_port()
     with run_simulator_in_thread(busy_store(seed=47)) as sim:

@@ -56,6 +56,7 @@ def good_env(sim: ThreadedSimulator, bootstrap: str, tmp_path: Path) -> dict[str
         "FEEDER_KAFKA__TOPICS__STATE": f"state-{suffix}",
         "FEEDER_KAFKA__TOPICS__DEAD_LETTER": f"dlq-{suffix}",
         "FEEDER_KAFKA__TOPICS__HEARTBEAT": f"heartbeat-{suffix}",
+        "FEEDER_KAFKA__TOPICS__CHECKPOINT": f"checkpoint-{suffix}",
         "FEEDER_CHECKPOINT__PATH": str(tmp_path / "cp.sqlite3"),
         "FEEDER_OBSERVABILITY__PORT": "0",
     }
@@ -175,7 +176,8 @@ async def create_topic(bootstrap: str, name: str, policy: str) -> None:
 @pytest.mark.parametrize(
     "case",
     [
-        ("STATE", "delete", "the latest-state topic must be compacted"),
+        ("STATE", "delete", "holds the latest record per key and must be compacted"),
+        ("CHECKPOINT", "delete", "holds the latest record per key and must be compacted"),
         ("EVENTS", "compact", "compaction would keep only the last record of each session"),
         ("DEAD_LETTER", "compact,delete", "compaction would keep only the last record"),
     ],
