@@ -127,6 +127,7 @@ def metrics_document(status: MetricsStatus, now: datetime) -> dict[str, Any]:
         "dead_letters": status.dead_letters,
         "publish_errors": status.publish_errors,
         "sweep_failures": status.sweep_failures,
+        "replica_feeds": {name: sorted(feeds) for name, feeds in status.replica_feeds.items()},
         "recent_freshness_window_s": RECENT_FRESHNESS_WINDOW_S,
         "recent_freshness_s": {
             event_type: {f"p{float(q) * 100:g}": seconds for q, seconds in quantiles.items()}
@@ -177,6 +178,8 @@ def render_text(document: dict[str, Any]) -> str:
             f"metrics {metrics['url']} (feeder {metrics['version'] or '?'}): {ready}"
             f" - {metrics['ready_reason']}"
         )
+        for replica, feeds in metrics["replica_feeds"].items():
+            lines.append(f"  replica {replica} runs {', '.join(feeds) or 'no feed (standby)'}")
         for sweep, numbers in metrics["sweeps"].items():
             behind = numbers["behind_schedule_s"]
             budget = (

@@ -94,6 +94,8 @@ class MetricsStatus:
     sweep_failures: float = 0.0
     # event type -> quantile ("0.5", "0.99") -> seconds, over the process's recent window
     recent_freshness_s: dict[str, dict[str, float]] = field(default_factory=dict)
+    # a replica (replicas.enabled): its name -> the feeds it runs now
+    replica_feeds: dict[str, list[str]] = field(default_factory=dict)
 
 
 _BY_SWEEP = {
@@ -131,6 +133,10 @@ def parse_metrics(url: str, exposition: str, events_topic: str) -> MetricsStatus
                 status.events_by_type[labels["type"]] += value
             elif name == "feeder_api_requests_total":
                 status.requests_by_outcome[labels["outcome"]] += value
+            elif name == "feeder_replica_feed_running":
+                feeds = status.replica_feeds.setdefault(labels["replica"], [])
+                if value == 1:
+                    feeds.append(labels["feed"])
             elif name == "feeder_event_freshness_recent_seconds":
                 status.recent_freshness_s.setdefault(labels["type"], {})[labels["quantile"]] = value
     status.events_by_type = dict(status.events_by_type)

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -103,6 +104,22 @@ class Replicas:
                 for sample, _, value in samples(self.ports[name])
             )
         }
+
+    def shown_by_feeder_status(self) -> dict[str, list[str]]:
+        """Per feed, the replicas whose ``feeder status --json`` says they run it."""
+        shown: dict[str, list[str]] = {feed: [] for feed in self.feeds}
+        for name in self.alive():
+            url = f"http://127.0.0.1:{self.ports[name]}/metrics"
+            result = subprocess.run(  # noqa: S603 - fixed arguments
+                [sys.executable, "-m", "feeder", "status", "--metrics-url", url, "--json"],
+                capture_output=True,
+                check=False,
+                env={k: v for k, v in self.env.items() if not k.startswith("FEEDER_")},
+            )
+            document = orjson.loads(result.stdout)
+            for feed in document["metrics"]["replica_feeds"].get(name, []):
+                shown[feed].append(name)
+        return shown
 
     def each_feed_runs_once(self) -> bool:
         return all(len(names) == 1 for names in self.runners().values())
@@ -218,6 +235,7 @@ async def test_replicas_run_each_feed_once_and_take_over_a_killed_ones_feeds(
             await wait_for(replicas.each_feed_runs_once, "each feed to run on one replica")
             # until every feed settled on its replica, feeds moved (each move is a takeover)
             blind = {feed: [(opened, now())] for feed in feeds}
+            assert replicas.shown_by_feeder_status() == replicas.runners()
             await traffic(sims, 150)
             replicas.keep_gap_samples()
             runners = replicas.runners()
