@@ -100,6 +100,7 @@ async def read_freshness(
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         max_partition_fetch_bytes=8 * 1_048_576,
+        isolation_level="read_committed",  # what consumers of an exactly-once feed see
     )
     await consumer.start()
     seconds: list[float] = []

@@ -48,6 +48,7 @@ async def read_events(bootstrap: str, topic: str) -> list[PublishedEvent]:
         group_id=None,
         enable_auto_commit=False,
         max_partition_fetch_bytes=8 * 1_048_576,
+        isolation_level="read_committed",  # what consumers of an exactly-once feed see
     )
     partitions = await _partitions(bootstrap, topic)
     await consumer.start()

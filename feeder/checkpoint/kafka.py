@@ -221,7 +221,7 @@ class KafkaCheckpointStore:
             ) from exc
 
     async def _apply(self, changes: CheckpointChanges) -> None:
-        await self._cache.apply(
+        await self._cache.apply_rows(
             changes.states, changes.position, clear_position=changes.position_cleared
         )
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from feeder.checkpoint.sqlite import session_row
 from feeder.core.records import OutgoingRecord
 from feeder.core.state import FeedPosition, Moments, SessionState
 from feeder.core.timestamps import from_micros, to_micros
@@ -28,10 +29,6 @@ _HEADERS = (("content-type", b"application/json"),)
 
 def _micros(moment: datetime | None) -> int | None:
     return None if moment is None else to_micros(moment)
-
-
-def _moment(micros: int | None) -> datetime | None:
-    return None if micros is None else from_micros(micros)
 
 
 def _moments(moments: Moments) -> tuple[datetime | None, ...]:
@@ -63,19 +60,19 @@ def encode_state(state: SessionState) -> bytes:
     )
 
 
-def decode_state(session_id: str, value: bytes) -> SessionState:
+def state_row(session_id: str, value: bytes) -> tuple[object, ...]:
+    """The checkpoint cache's row for a state record (``sqlite.session_row``)."""
     fields = _versioned(value, session_id)
-    current, latest = fields["c"], fields["l"]
-    return SessionState(
+    return session_row(
         session_id=session_id,
-        updated_at=from_micros(fields["u"]),
-        current=Moments(*(_moment(v) for v in current)),
-        latest=Moments(*(_moment(v) for v in latest)),
+        updated_us=fields["u"],
+        current_us=fields["c"],
+        latest_us=fields["l"],
         suspected_fraud=bool(fields["f"]),
         status=fields["s"],
-        expires_at=_moment(fields["x"]),
-        fingerprints=tuple(fields["p"]),
-        toggle_counts=tuple(sorted(fields["t"].items())),
+        expires_us=fields["x"],
+        fingerprints=fields["p"],
+        toggle_counts=fields["t"],
     )
 
 
@@ -147,10 +144,10 @@ def forget_records(
 
 @dataclass(slots=True)
 class CheckpointChanges:
-    """What a stretch of the topic says, newest wins: states by session (``None``: forgotten)
-    and the newest position."""
+    """What a stretch of the topic says, newest wins: the cache's rows by session (``None``:
+    forgotten) and the newest position."""
 
-    states: dict[str, SessionState | None]
+    states: dict[str, tuple[object, ...] | None]
     position: FeedPosition | None = None
     position_cleared: bool = False  # the newest position record is a tombstone (a reset)
 
@@ -163,4 +160,4 @@ class CheckpointChanges:
                 self.position = None if value is None else decode_position(value)
                 self.position_cleared = value is None
             return
-        self.states[session_id] = None if value is None else decode_state(session_id, value)
+        self.states[session_id] = None if value is None else state_row(session_id, value)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import struct
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,24 +114,55 @@ def _write_position(connection: sqlite3.Connection, position: FeedPosition) -> N
 
 
 def _row(state: SessionState) -> tuple[object, ...]:
-    updated_us = to_micros(state.updated_at)
-    expires_us = _micros(state.expires_at)
     current, latest = state.current, state.latest
+    return session_row(
+        session_id=state.session_id,
+        updated_us=to_micros(state.updated_at),
+        current_us=(
+            _micros(current.entered_at),
+            _micros(current.exited_at),
+            _micros(current.scanned_at),
+        ),
+        latest_us=(
+            _micros(latest.entered_at),
+            _micros(latest.exited_at),
+            _micros(latest.scanned_at),
+        ),
+        suspected_fraud=state.suspected_fraud,
+        status=state.status,
+        expires_us=_micros(state.expires_at),
+        fingerprints=state.fingerprints,
+        toggle_counts=dict(state.toggle_counts),
+    )
+
+
+def session_row(
+    *,
+    session_id: str,
+    updated_us: int,
+    current_us: Sequence[int | None],
+    latest_us: Sequence[int | None],
+    suspected_fraud: bool,
+    status: str | None,
+    expires_us: int | None,
+    fingerprints: Sequence[int],
+    toggle_counts: Mapping[str, int],
+) -> tuple[object, ...]:
+    """A ``session_state`` row (for ``apply_rows``) from a state's fields in microseconds: the
+    Kafka store's rebuild builds rows straight from its records, without datetimes."""
+    # SessionState.prunable_from, in microseconds
+    prune_us = updated_us if expires_us is None else max(expires_us, updated_us)
     return (
-        state.session_id,
+        session_id,
         updated_us,
-        _micros(current.entered_at),
-        _micros(current.exited_at),
-        _micros(current.scanned_at),
-        int(state.suspected_fraud),
-        state.status,
+        *current_us,
+        int(suspected_fraud),
+        status,
         expires_us,
-        _micros(latest.entered_at),
-        _micros(latest.exited_at),
-        _micros(latest.scanned_at),
-        struct.pack(f">{len(state.fingerprints)}q", *state.fingerprints),
-        orjson.dumps(dict(state.toggle_counts)).decode() if state.toggle_counts else None,
-        to_micros(state.prunable_from),
+        *latest_us,
+        struct.pack(f">{len(fingerprints)}q", *fingerprints),
+        orjson.dumps(dict(toggle_counts)).decode() if toggle_counts else None,
+        prune_us,
     )
 
 
@@ -353,22 +384,23 @@ class SqliteCheckpointStore:
                 "(FEEDER_CHECKPOINT__PATH); the feed retries and resumes where it stopped"
             ) from exc
 
-    async def apply(
+    async def apply_rows(
         self,
-        states: Mapping[str, SessionState | None],
+        rows: Mapping[str, tuple[object, ...] | None],
         position: FeedPosition | None,
         *,
         clear_position: bool = False,
     ) -> None:
-        """Store the given states, forget the sessions mapped to ``None`` and replace the
-        position (if given) or clear it, in one transaction: the Kafka store's cache."""
-        rows = [_row(state) for state in states.values() if state is not None]
-        gone = [(sid,) for sid, state in states.items() if state is None]
+        """Store the given rows (``session_row``), forget the sessions mapped to ``None`` and
+        replace the position (if given) or clear it, in one transaction: the Kafka store's
+        cache."""
+        gone = [(sid,) for sid, row in rows.items() if row is None]
+        upserts = [row for row in rows.values() if row is not None]
 
         def write(connection: sqlite3.Connection) -> None:
             with connection:
                 connection.execute("BEGIN IMMEDIATE")
-                connection.executemany(_UPSERT, rows)
+                connection.executemany(_UPSERT, upserts)
                 connection.executemany("DELETE FROM session_state WHERE session_id = ?", gone)
                 if position is not None:
                     _write_position(connection, position)
