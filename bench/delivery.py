@@ -44,7 +44,10 @@ from feeder.sink.transactional import TransactionalSink
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 MODES = {
     "at-least-once": {"FEEDER_CHECKPOINT__BACKEND": "sqlite"},
-    "exactly-once": {"FEEDER_CHECKPOINT__BACKEND": "kafka", "FEEDER_DELIVERY__MODE": "exactly-once"},
+    "exactly-once": {
+        "FEEDER_CHECKPOINT__BACKEND": "kafka",
+        "FEEDER_DELIVERY__MODE": "exactly-once",
+    },
 }
 
 
