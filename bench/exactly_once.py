@@ -25,7 +25,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=50)
     args = parser.parse_args()
-    result = subprocess.run(  # noqa: S603 - fixed arguments
+    result = subprocess.run(
         [
             sys.executable,
             "-m",
