@@ -40,7 +40,7 @@ from feeder.core.state import FeedPosition
 from feeder.core.timestamps import format_timestamp
 from feeder.errors import ConfigError, FencedError
 from feeder.observability.logs import configure_logging
-from feeder.settings import CheckpointSettings, ObservabilitySettings
+from feeder.settings import CheckpointSettings, KafkaSettings, ObservabilitySettings
 
 logger = logging.getLogger("feeder.checkpoint")
 Clock = Callable[[], datetime]
@@ -70,7 +70,34 @@ class _CheckpointCommandSettings(BaseSettings):
     )
 
     checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+
+
+def _backend_refusal(action: str, settings: _CheckpointCommandSettings) -> str | None:
+    """Why ``action`` cannot be done on the configured backend (``error: …``), or ``None``;
+    on a Kafka checkpoint ``show`` reads the local cache, with a note saying so."""
+    backend = settings.checkpoint.backend
+    if backend == "memory":
+        return (
+            "error: FEEDER_CHECKPOINT__BACKEND=memory keeps the checkpoint inside the running "
+            "process: there is no file to show or change"
+        )
+    if backend == "sqlite":
+        return None
+    if action == "show":
+        print(
+            f"note: {settings.checkpoint.path} is the local cache of the Kafka checkpoint, "
+            "as this host's feeder last saw it",
+            file=sys.stderr,
+        )
+        return None
+    return (
+        "error: FEEDER_CHECKPOINT__BACKEND=kafka keeps the checkpoint in the topic "
+        f"{settings.kafka.topics.checkpoint} (FEEDER_KAFKA__TOPICS__CHECKPOINT); `feeder "
+        f"checkpoint {action}` changes SQLite checkpoints only so far. To sweep a window "
+        "again, run `feeder backfill`; to start over, stop every instance and delete the topic"
+    )
 
 
 class _RefusedError(Exception):
@@ -262,12 +289,9 @@ def run(args: argparse.Namespace, *, clock: Clock | None = None, ask: Ask | None
         print(f"error: invalid settings: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.observability.log_format, settings.observability.log_level)
-    if args.checkpoint is None and settings.checkpoint.backend == "memory":
-        print(
-            "error: FEEDER_CHECKPOINT__BACKEND=memory keeps the checkpoint inside the running "
-            "process: there is no file to show or change",
-            file=sys.stderr,
-        )
+    refused = None if args.checkpoint is not None else _backend_refusal(args.action, settings)
+    if refused is not None:
+        print(refused, file=sys.stderr)
         return 2
     path = args.checkpoint or settings.checkpoint.path
     now = (clock or (lambda: datetime.now(UTC)))()

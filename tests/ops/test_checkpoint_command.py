@@ -252,3 +252,15 @@ def test_the_memory_backend_has_nothing_to_show(
     monkeypatch.setenv("FEEDER_CHECKPOINT__BACKEND", "memory")
     assert feeder_checkpoint("show") == 2
     assert "FEEDER_CHECKPOINT__BACKEND=memory" in capsys.readouterr().err
+
+
+def test_with_the_kafka_checkpoint_rewind_and_reset_say_what_to_do_instead(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FEEDER_CHECKPOINT__BACKEND", "kafka")
+    monkeypatch.setenv("FEEDER_KAFKA__TOPICS__CHECKPOINT", "feed-7.checkpoint")
+    for action in (["rewind", "--to", "2026-12-01T00:00:00Z"], ["reset", "--yes"]):
+        assert feeder_checkpoint(*action) == 2
+        error = capsys.readouterr().err
+        assert "feed-7.checkpoint (FEEDER_KAFKA__TOPICS__CHECKPOINT)" in error
+        assert "feeder backfill" in error
