@@ -213,11 +213,11 @@ async def _reachable_at_start(client: SessionsApiClient) -> None:
 
 
 async def _refuse_a_lost_checkpoint(settings: FeederSettings) -> None:
-    """Stop, naming the way out, when the SQLite checkpoint is empty although this feed has run
-    before (its heartbeats say so) and no start position was set: starting at ``now`` would
-    silently skip everything that changed since the checkpoint was lost."""
+    """Stop, naming the way out, when the checkpoint (file or topic) is empty although this feed
+    has run before (its heartbeats say so) and no start position was set: starting at ``now``
+    would silently skip everything that changed since the checkpoint was lost."""
     if (
-        settings.checkpoint.backend != "sqlite"
+        settings.checkpoint.backend == "memory"
         or not settings.heartbeat.enabled
         or "start_position" in settings.sweep.model_fields_set
     ):
@@ -230,12 +230,18 @@ async def _refuse_a_lost_checkpoint(settings: FeederSettings) -> None:
         return
     beat = orjson.loads(value)
     oldest = beat["watermarks"][-1]
+    if settings.checkpoint.backend == "kafka":
+        lost = f"the checkpoint topic {settings.kafka.topics.checkpoint}"
+        restore = "Restore the topic (FEEDER_KAFKA__TOPICS__CHECKPOINT)"
+    else:
+        lost = f"the checkpoint at {settings.checkpoint.path}"
+        restore = "Restore the checkpoint file (FEEDER_CHECKPOINT__PATH)"
     raise ConfigError(
-        f"the checkpoint at {settings.checkpoint.path} is empty, but feed "
+        f"{lost} is empty, but feed "
         f"{settings.feed_name!r} ran before: its last heartbeat ({beat['time']}) had "
         f"published every change stamped before {oldest['watermark']} (up to "
         f"{oldest['latenessS']:g} s late). Starting from now would skip what changed since. "
-        "Restore the checkpoint file (FEEDER_CHECKPOINT__PATH), or set "
+        f"{restore}, or set "
         f"FEEDER_SWEEP__START_POSITION={oldest['watermark']} to sweep again from there "
         "(entries, exits and scans are published again under their ids; fraud and status "
         "changes are judged against no earlier state, see the README, Guarantees), or set it "

@@ -16,10 +16,14 @@ from pathlib import Path
 
 import orjson
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
+from feeder.app import FeedApp
 from feeder.commands.run import FENCED_EXIT_STATUS
+from feeder.errors import ConfigError
 from feeder.localkafka import LocalKafkaBroker
 from feeder.localkafka.broker import free_port
+from feeder.settings import FeederSettings
 from feeder.simulator.server import run_simulator_in_thread
 from tests.e2e.feeder_process import KILLED_PAGE_S, run_env, samples, start_feeder
 from tests.e2e.harness import (
@@ -230,3 +234,45 @@ async def test_a_broker_restart_in_the_middle_of_transactions_loses_and_repeats_
     fault_report.append(result)
     assert (result.lost, result.same_id, result.new_id) == (0, 0, 0), result.line()
     assert_exactly_once(events, expect, first_times=False)
+
+
+async def test_a_lost_checkpoint_topic_is_refused_when_heartbeats_show_the_feed_ran(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """The checkpoint topic deleted while the feed was stopped: starting from now would skip
+    what changed since; the start is refused, naming the topic and the lookback watermark."""
+    with run_simulator_in_thread(busy_store(seed=59)) as sim:
+        settings = feeder_settings(
+            sim.base_url,
+            sim.token,
+            kafka_bootstrap,
+            tmp_path / "cache.sqlite3",
+            checkpoint_backend="kafka",
+            delivery={"mode": "exactly-once"},
+            heartbeat={"interval_s": 0.5},
+        )
+        async with running_feed(settings) as app:
+            await wait_until(
+                lambda: (
+                    (
+                        app.metrics.registry.get_sample_value("feeder_heartbeats_published_total")
+                        or 0
+                    )
+                    >= 1
+                ),
+                timeout_s=60,
+                what="a heartbeat",
+            )
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            await admin.delete_topics([settings.kafka.topics.checkpoint])
+        finally:
+            await admin.close()
+        unset = settings.sweep.model_dump(exclude={"start_position"})
+        again = FeederSettings.model_validate({**settings.model_dump(), "sweep": unset})
+        with pytest.raises(ConfigError) as refused:
+            await FeedApp(again).run(install_signal_handlers=False)
+    message = str(refused.value)
+    assert f"the checkpoint topic {settings.kafka.topics.checkpoint} is empty" in message
+    assert "FEEDER_SWEEP__START_POSITION=" in message
