@@ -183,7 +183,11 @@ def feeder_process(
     """``feeder run`` against the simulator and ``bootstrap``, metrics on ``port``."""
     settings = settings_for(sim, bootstrap, folder, port, kafka={"send_timeout_s": 1.5})
     env = {key: value for key, value in os.environ.items() if not key.startswith("FEEDER_")}
-    for group, values in settings.model_dump(mode="json", exclude={"kafka": {"topics"}}).items():
+    dumped = settings.model_dump(mode="json", exclude={"kafka": {"topics"}, "feeds": True})
+    for group, values in dumped.items():
+        if not isinstance(values, dict):  # a top-level setting (FEEDER_FEED_NAME)
+            env[f"FEEDER_{group.upper()}"] = str(values)
+            continue
         for name, value in values.items():
             if value is not None:
                 env[f"FEEDER_{group.upper()}__{name.upper()}"] = str(value)
