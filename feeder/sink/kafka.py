@@ -55,7 +55,7 @@ class KafkaSink:
         try:
             connection = await resources.enter_async_context(kafka_connection(settings))
             await prepare_topics(connection)
-            producer = await _start_producer(connection)
+            producer = await start_producer(connection)
         except BaseException:
             await resources.aclose()
             raise
@@ -65,7 +65,7 @@ class KafkaSink:
         if not records:
             return
         async with self._starting:
-            producer = self._producer or await _start_producer(self._connection)
+            producer = self._producer or await start_producer(self._connection)
             self._producer = producer
         try:
             async with asyncio.timeout(self._settings.send_timeout_s):
@@ -151,10 +151,15 @@ async def prepare_topics(connection: KafkaConnection) -> None:
     await with_admin(connection, prepare)
 
 
-async def _start_producer(connection: KafkaConnection) -> AIOKafkaProducer:
+async def start_producer(
+    connection: KafkaConnection, *, what: str = "connecting the producer", **options: object
+) -> AIOKafkaProducer:
+    """A started idempotent producer (``acks=all``) with the settings' batching, and ``options``
+    (a ``transactional_id``); within ``send_timeout_s``, errors naming the setting to fix."""
     settings = connection.settings
     producer = AIOKafkaProducer(
         **connection.options,
+        **options,
         acks="all",
         enable_idempotence=True,
         compression_type=None if settings.compression == "none" else settings.compression,
@@ -162,7 +167,7 @@ async def _start_producer(connection: KafkaConnection) -> AIOKafkaProducer:
         max_batch_size=settings.max_batch_bytes,
     )
     try:
-        await start_within_deadline(connection, producer.start(), "connecting the producer")
+        await start_within_deadline(connection, producer.start(), what)
     except BaseException:
         await asyncio.shield(_stop_quietly(producer))
         raise

@@ -37,7 +37,8 @@ from aiokafka.errors import KafkaError, ProducerFenced
 
 from feeder.core.records import OutgoingRecord
 from feeder.errors import FencedError, SinkUnavailableError
-from feeder.sink.connection import KafkaConnection, start_within_deadline
+from feeder.sink.connection import KafkaConnection
+from feeder.sink.kafka import start_producer
 from feeder.sink.partition_batches import send_in_batches
 
 logger = logging.getLogger("feeder.sink")
@@ -126,25 +127,13 @@ class TransactionalSink:
             raise self._fenced
         if self._producer is not None:
             return self._producer
-        settings = self._settings
-        producer = AIOKafkaProducer(
-            **self._connection.options,
+        # start() waits for InitProducerId: the moment older instances are fenced.
+        producer = await start_producer(
+            self._connection,
+            what="registering the transactional producer",
             transactional_id=self.transactional_id,
             transaction_timeout_ms=self._transaction_timeout_ms,
-            acks="all",
-            enable_idempotence=True,
-            compression_type=None if settings.compression == "none" else settings.compression,
-            linger_ms=settings.linger_ms,
-            max_batch_size=settings.max_batch_bytes,
         )
-        try:
-            # start() waits for InitProducerId: the moment older instances are fenced.
-            await start_within_deadline(
-                self._connection, producer.start(), "registering the transactional producer"
-            )
-        except BaseException:
-            await asyncio.shield(_close_quietly(producer))
-            raise
         self._producer = producer
         return producer
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import signal
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import orjson
@@ -40,7 +39,14 @@ from tests.e2e.harness import (
 )
 from tests.faults.tally import LONG, Tally, tally
 from tests.faults.test_outages import wait_for_readiness
-from tests.faults.test_process_faults import Gaps, finish, first_read, judged, last_run
+from tests.faults.test_process_faults import (
+    Gaps,
+    finish,
+    first_read,
+    judged,
+    kill_again_and_again,
+    last_run,
+)
 from tests.kafka_console_consumer import read_with_console_consumer
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(900)]
@@ -70,22 +76,9 @@ async def test_kill_9_again_and_again_publishes_every_transition_exactly_once(
         opened = now()
         feed = f"eos-{uuid.uuid4().hex[:8]}"
         env = exactly_once_env(sim.base_url, sim.token, kafka_bootstrap, cache, port, feed=feed)
-        gaps: Gaps = []
-        blind: list[tuple[datetime, datetime]] = []
-        killed_at = opened + timedelta(seconds=KILLED_PAGE_S)
-        for _ in range(KILLS):
-            process = start_feeder(env, log)
-            try:
-                seeing = await first_read(port, log)
-                blind.append((killed_at - timedelta(seconds=KILLED_PAGE_S), seeing))
-                # the fault: a kill at a random point of the feeder's work, not a wait
-                await asyncio.sleep(chance.uniform(0.05, 1.5))
-                gaps.append(samples(port))
-            finally:
-                process.send_signal(signal.SIGKILL)
-                process.wait(10)
-            killed_at = now()
-            assert process.returncode == -signal.SIGKILL
+        gaps, blind, killed_at = await kill_again_and_again(
+            env, log, kills=KILLS, chance=chance, opened=opened
+        )
         exit_code = await last_run(
             sim,
             env,

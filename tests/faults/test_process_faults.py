@@ -101,6 +101,32 @@ async def last_run(
             process.kill()
 
 
+async def kill_again_and_again(
+    env: dict[str, str], log: Path, *, kills: int, chance: random.Random, opened: datetime
+) -> tuple[Gaps, list[tuple[datetime, datetime]], datetime]:
+    """Start ``feeder run``, let it read, SIGKILL it at a random point of its work; ``kills``
+    times. The live-gap samples, the blind spans (from the page a kill cut short until the next
+    process read), and when the last kill was."""
+    port = int(env["FEEDER_OBSERVABILITY__PORT"])
+    gaps: Gaps = []
+    blind: list[tuple[datetime, datetime]] = []
+    killed_at = opened + timedelta(seconds=KILLED_PAGE_S)
+    for _ in range(kills):
+        process = start_feeder(env, log)
+        try:
+            seeing = await first_read(port, log)
+            blind.append((killed_at - timedelta(seconds=KILLED_PAGE_S), seeing))
+            # the fault: a kill at a random point of the feeder's work, not a wait
+            await asyncio.sleep(chance.uniform(0.05, 1.5))
+            gaps.append(samples(port))
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait(10)
+        killed_at = now()
+        assert process.returncode == -signal.SIGKILL
+    return gaps, blind, killed_at
+
+
 async def judged(
     sim: ThreadedSimulator,
     *,
@@ -128,22 +154,9 @@ async def test_kill_9_again_and_again_under_live_load_loses_nothing(
     with run_simulator_in_thread(busy_store(seed=41)) as sim:
         opened = now()  # traffic starts: the feed is blind until its first read
         env = run_env(sim.base_url, sim.token, kafka_bootstrap, checkpoint, port)
-        gaps: Gaps = []
-        blind: list[tuple[datetime, datetime]] = []
-        killed_at = opened + timedelta(seconds=KILLED_PAGE_S)
-        for _ in range(kills):
-            process = start_feeder(env, log)
-            try:
-                seeing = await first_read(port, log)
-                blind.append((killed_at - timedelta(seconds=KILLED_PAGE_S), seeing))
-                # the fault: a kill at a random point of the feeder's work, not a wait
-                await asyncio.sleep(chance.uniform(0.05, 1.5))
-                gaps.append(samples(port))
-            finally:
-                process.send_signal(signal.SIGKILL)
-                process.wait(10)
-            killed_at = now()
-            assert process.returncode == -signal.SIGKILL
+        gaps, blind, killed_at = await kill_again_and_again(
+            env, log, kills=kills, chance=chance, opened=opened
+        )
         exit_code = await last_run(
             sim,
             env,
