@@ -25,6 +25,7 @@ def _settings(bootstrap: str, **overrides: object) -> KafkaSettings:
         fraud=f"fr-{suffix}",
         state=f"st-{suffix}",
         dead_letter=f"dl-{suffix}",
+        heartbeat=f"hb-{suffix}",
     )
     return KafkaSettings(
         bootstrap_servers=bootstrap,
@@ -36,7 +37,7 @@ def _settings(bootstrap: str, **overrides: object) -> KafkaSettings:
 
 async def test_topics_are_created_and_the_state_topic_is_compacted(kafka_bootstrap: str) -> None:
     settings = _settings(kafka_bootstrap, state_delete_retention_ms=3_600_000)
-    assert len(await check_kafka(settings)) == 4
+    assert len(await check_kafka(settings)) == 5  # events, fraud, state, dead letters, heartbeats
     sink = await KafkaSink.open(settings)
     await sink.aclose()
     assert await check_kafka(settings) == []
