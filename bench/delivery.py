@@ -29,10 +29,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from aiokafka.admin import AIOKafkaAdminClient
 from backfill import feeder_env
 from kafka_io import percentile
 from live import SHAPES, measure_live
 
+from feeder.checkpoint.kafka import checkpoint_topic
 from feeder.checkpoint.kafka_records import checkpoint_records
 from feeder.core.records import OutgoingRecord
 from feeder.core.state import FeedPosition, Moments, SessionState
@@ -150,12 +152,13 @@ def _live(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
     results = {}
     for mode, mode_env in MODES.items():
         print(f"live at {args.rate:,.0f} changes/s, {mode} ...", flush=True)
+        checkpoint = f"bench-checkpoint-{uuid.uuid4().hex[:8]}"
+        asyncio.run(_create_checkpoint_topic(args.bootstrap, checkpoint))  # live.py creates none
         env = {
             **feeder_env("unset", args.bootstrap, workdir),
             **mode_env,
             "FEEDER_FEED_NAME": f"bench-{uuid.uuid4().hex[:8]}",
-            "FEEDER_KAFKA__TOPICS__CHECKPOINT": f"bench-checkpoint-{uuid.uuid4().hex[:8]}",
-            "FEEDER_KAFKA__CREATE_TOPICS": "true",
+            "FEEDER_KAFKA__TOPICS__CHECKPOINT": checkpoint,
         }
         measured = measure_live(
             changes_per_s=args.rate,
@@ -176,10 +179,20 @@ def _live(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
             "feeder_cpu_share": measured["feeder_cpu_share"],
             "visible_to_kafka": {
                 key: visible[key]  # type: ignore[index]
-                for key in ("transitions", "p50_s", "p99_s", "max_s", "unmatched")
+                for key in ("transitions", "p50_s", "p99_s", "max_s", "on_time", "unmatched")
             },
         }
     return results
+
+
+async def _create_checkpoint_topic(bootstrap: str, topic: str) -> None:
+    settings = KafkaSettings(bootstrap_servers=bootstrap, topics=TopicSettings(checkpoint=topic))
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([checkpoint_topic(settings)])
+    finally:
+        await admin.close()
 
 
 async def _fill_checkpoint(bootstrap: str, topic: str, sessions: int) -> float:
