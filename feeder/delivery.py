@@ -88,7 +88,8 @@ class ExactlyOnceDelivery:
         states: list[SessionState],
         position: FeedPosition,
     ) -> Delivered:
-        await self._sink.publish([*records, *self._store.checkpoint_records(states, position)])
+        checkpoint = self._store.checkpoint_records(states, position)
+        written = await self._sink.publish_at([*records, *checkpoint])
         committed_at = self._clock()
-        await self._store.remember(states, position)
+        await self._store.remember(states, position, written=written)
         return Delivered(committed_at, (self._clock() - committed_at).total_seconds())

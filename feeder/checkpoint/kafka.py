@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Collection, Iterable
+from collections.abc import Awaitable, Collection, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -244,19 +244,33 @@ class KafkaCheckpointStore:
         """The records that store ``states`` and ``position`` (for the page's transaction)."""
         return checkpoint_records(self._topic, states, position)
 
-    async def remember(self, states: Iterable[SessionState], position: FeedPosition) -> None:
-        """Cache what a committed transaction wrote. If the cache cannot be written, it is read
-        again from the topic before the next lookup (nothing committed is ever forgotten)."""
+    async def remember(
+        self,
+        states: Iterable[SessionState],
+        position: FeedPosition,
+        *,
+        written: Mapping[TopicPartition, int],
+    ) -> None:
+        """Cache what a committed transaction wrote (``written``: what ``publish_at`` said). If
+        the cache cannot be written, it is read again from the topic before the next lookup
+        (nothing committed is ever forgotten)."""
         try:
             await self._cache.commit(states, position)
         except CheckpointUnavailableError:
             self._read_for_generation = -1
             raise
+        self._passed(written)
+
+    def _passed(self, written: Mapping[TopicPartition, int]) -> None:
+        """The cache holds the topic up to this process's last committed write (no one else
+        writes it: they are fenced), so a later catch-up need not read what came before it."""
+        if self._partition in written and self._writer.generation == self._read_for_generation:
+            self._next_offset = max(self._next_offset, written[self._partition])
 
     async def commit(self, states: Iterable[SessionState], position: FeedPosition) -> None:
         states = list(states)
-        await self._writer.publish(self.checkpoint_records(states, position))
-        await self.remember(states, position)
+        written = await self._writer.publish_at(self.checkpoint_records(states, position))
+        await self.remember(states, position, written=written)
 
     async def expired_sessions(self, expired_before: datetime, limit: int) -> list[str]:
         await self._in_step_with_kafka()
@@ -266,12 +280,14 @@ class KafkaCheckpointStore:
         await self._in_step_with_kafka()
         known = await self._cache.load_states(session_ids)
         gone = [sid for sid, state in known.items() if state.prunable_from < expired_before]
-        await self._writer.publish(forget_records(self._topic, gone))
+        written = await self._writer.publish_at(forget_records(self._topic, gone))
         try:
-            return await self._cache.forget(gone, expired_before)
+            size = await self._cache.forget(gone, expired_before)
         except CheckpointUnavailableError:
             self._read_for_generation = -1
             raise
+        self._passed(written)
+        return size
 
     async def describe(self) -> StoreDescription:
         """The cache's description; ``last_commit_at`` is this process's last commit."""

@@ -32,8 +32,9 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError, ProducerFenced
+from aiokafka.structs import RecordMetadata
 
 from feeder.core.records import OutgoingRecord
 from feeder.errors import FencedError, SinkUnavailableError
@@ -84,20 +85,26 @@ class TransactionalSink:
         return sink
 
     async def publish(self, records: Sequence[OutgoingRecord]) -> None:
-        """Write ``records`` in one transaction; return once it is committed.
+        """Write ``records`` in one transaction; return once it is committed (``publish_at``)."""
+        await self.publish_at(records)
+
+    async def publish_at(self, records: Sequence[OutgoingRecord]) -> dict[TopicPartition, int]:
+        """Write ``records`` in one transaction; return once it is committed, with the offset
+        of the last batch written to each partition (its first record's; every record of the
+        transaction on that partition is at or before that batch's end).
 
         Raises ``FencedError`` (for good: every later call raises it too) when a newer
         instance of the feed took over, and ``SinkUnavailableError`` when the transaction was
         not committed within ``send_timeout_s`` (it may still have been: see ``generation``).
         """
         if not records:
-            return
+            return {}
         async with self._lock:
             producer = await self._ready_producer()
             try:
                 async with asyncio.timeout(self._settings.send_timeout_s):
                     await producer.begin_transaction()
-                    await asyncio.gather(*await send_in_batches(producer, records))
+                    batches = await asyncio.gather(*await send_in_batches(producer, records))
                     await producer.commit_transaction()
             except ProducerFenced as exc:
                 await self._drop_producer()
@@ -114,6 +121,12 @@ class TransactionalSink:
             except BaseException:  # cancelled mid-transaction: the producer is unusable now
                 await asyncio.shield(self._drop_producer())
                 raise
+        written: dict[TopicPartition, int] = {}
+        metadata: list[RecordMetadata] = batches  # what a batch's delivery future holds
+        for batch in metadata:
+            where = batch.topic_partition
+            written[where] = max(written.get(where, 0), batch.offset)
+        return written
 
     def _fence_error(self) -> FencedError:
         return FencedError(

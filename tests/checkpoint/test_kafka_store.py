@@ -138,8 +138,13 @@ async def test_after_a_transaction_of_unknown_outcome_the_store_reads_what_kafka
 ) -> None:
     """A commit that went through although this process never learned it did (the producer
     failed after it) must not be forgotten: the next lookup reads the topic again first."""
-    async with open_kafka_store(kafka_bootstrap, topic, tmp_path, _clock) as (store, _, writer):
+    async with open_kafka_store(kafka_bootstrap, topic, tmp_path, _clock) as (
+        store,
+        progress,
+        writer,
+    ):
         try:
+            await store.commit([_state(f"s{n}", n) for n in range(1000)], _position(1))
             await store.commit([_state("known", 1)], _position(1))
             # committed behind the store's back: its cache does not know
             await writer.publish(checkpoint_records(topic, [_state("unknown", 2)], _position(2)))
@@ -149,5 +154,7 @@ async def test_after_a_transaction_of_unknown_outcome_the_store_reads_what_kafka
                 await writer.publish([too_big])
             assert set(await store.load_states(["known", "unknown"])) == {"known", "unknown"}
             assert await store.load_position() == _position(2)
+            # it read again from its own last commit on, not its whole history
+            assert progress.steps[-1].records_read == 2 + 2
         finally:
             await store.aclose()
