@@ -229,7 +229,11 @@ class Replica:
 
     def _start(self, feed: FeederSettings) -> None:
         stopping = asyncio.Event()
-        app = FeedApp(feed, clock=self.clock, stopping=stopping)
+        # the replica serves every feed's metrics on its own port; a feed's server takes any
+        # free one (with no FEEDER_FEEDS the one feed's settings are the replica's)
+        observability = feed.observability.model_copy(update={"port": 0})
+        own = feed.model_copy(update={"observability": observability})
+        app = FeedApp(own, clock=self.clock, stopping=stopping)
         task = asyncio.create_task(
             app.run(install_signal_handlers=False), name=f"feed-{feed.feed_name}"
         )
