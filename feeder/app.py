@@ -320,7 +320,9 @@ class FeedApp:
                 stack, settings, clock=self.clock, rebuild_observer=self.metrics
             )
             store, sink = parts.store, parts.sink
-            empty = await store.load_position() is None
+            if await store.load_position() is None:
+                # before the API's first request: nothing slow between it and the first read
+                await _refuse_a_lost_checkpoint(settings)
             delays_s = settings.sweep.all_reread_delays_s
             position = await Sweeper.resume_position(
                 store, feed_start(settings.sweep.start_position, self.clock()), delays_s
@@ -344,8 +346,6 @@ class FeedApp:
                 stopping=self.stopping,
                 reread_delays_s=delays_s,
             )
-            if empty:
-                await _refuse_a_lost_checkpoint(settings)
             await self._supervise(self.sweeper, store, sink, listener, install_signal_handlers)
             logger.info("stopped at %s", self.sweeper.position)
 
