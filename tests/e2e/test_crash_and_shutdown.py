@@ -43,8 +43,15 @@ async def test_sigkill_mid_run_loses_nothing_and_sigterm_exits_cleanly(
     with run_simulator_in_thread(busy_store(seed=33)) as sim:
         port = free_port()
         env = run_env(sim.base_url, sim.token, kafka_bootstrap, checkpoint, port)
+        opened = now()  # the traffic runs: until the first feeder reads, nothing is seen
         first = start_feeder(env, log)
         try:
+            await wait_until(
+                lambda: scrape(port).get("feeder_read_duration_seconds_count", 0) > 0,
+                timeout_s=60,
+                what=f"the first feeder's first read ({log.read_text()[-2000:]})",
+            )
+            first_seeing_at = now()
             await wait_until(
                 lambda: scrape(port).get("feeder_events_published_total", 0) >= 40,
                 timeout_s=60,
@@ -88,7 +95,10 @@ async def test_sigkill_mid_run_loses_nothing_and_sigterm_exits_cleanly(
     assert exit_code == 0, log.read_text()[-3000:]
     settings = load_settings_from(env)
     gap_s = max(live_gap_bound_s(first_gaps), live_gap_bound_s(second_gaps))
-    blind = [(killed_at - timedelta(seconds=KILLED_PAGE_S), seeing_again_at)]
+    blind = [
+        (opened, first_seeing_at),
+        (killed_at - timedelta(seconds=KILLED_PAGE_S), seeing_again_at),
+    ]
     expect = expectations(transitions, versions, timing(settings, gap_s), blind_spans=blind)
     events = await published_events(kafka_bootstrap, env["FEEDER_KAFKA__TOPICS__EVENTS"])
     resent = len(events) - len({event.id for event in events})
