@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -242,6 +243,8 @@ def run(args: argparse.Namespace) -> int:
         print("error: --state must not be the live checkpoint file", file=sys.stderr)
         return 2
     progress = BackfillProgress(args.start, end, sys.stderr)
+    # Modules and settings live as long as the process: out of every garbage collection.
+    gc.freeze()
     try:
         asyncio.run(
             run_backfill(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 from pathlib import Path
 
@@ -28,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     configure_logging(settings.observability.log_format, settings.observability.log_level)
+    # Modules and settings live as long as the process: out of every garbage collection.
+    gc.freeze()
     try:
         asyncio.run(FeedApp(settings).run())
     except FeederError as error:  # fatal ones, and what made the start-up fail

@@ -52,7 +52,7 @@ def event_id(session_id: str, change: Change) -> str:
         transition = f"{toggle_key(change.field, change.new)} #{change.occurrence}"
     else:
         transition = format_timestamp(change.time)
-    return uuid5_text(f"{session_id}\x1f{_TYPE_TEXT[kind]}\x1f{transition}")
+    return uuid5_text(f"{session_id}\x1f{TYPE_TEXT[kind]}\x1f{transition}")
 
 
 _NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
@@ -75,7 +75,8 @@ def uuid5_text(name: str) -> str:
 
 
 _TOGGLES = frozenset({EventType.SUSPECTED_FRAUD_CHANGED, EventType.STATUS_CHANGED})
-_TYPE_TEXT = {kind: kind.value for kind in EventType}  # ``.value`` of an enum is a slow property
+TYPE_TEXT = {kind: kind.value for kind in EventType}
+"""Each type's text (``.value`` of an enum member is a slow property)."""
 
 
 def wire_value(value: FieldValue) -> str | bool | None:
@@ -103,7 +104,8 @@ def change_events(snapshot: SessionSnapshot, changes: list[Change]) -> list[Chan
 
 
 @functools.lru_cache(maxsize=64)
-def _extensions(origin: Origin) -> tuple[tuple[str, str], ...]:
+def origin_extensions(origin: Origin) -> tuple[tuple[str, str], ...]:
+    """``origin.extensions()`` as pairs, computed once per origin (a run has one)."""
     return tuple(origin.extensions().items())
 
 
@@ -114,14 +116,14 @@ def event_attributes(event: ChangeEvent, encoding: EventEncoding) -> dict[str, s
         "specversion": SPEC_VERSION,
         "id": event.id,
         "source": encoding.source,
-        "type": _TYPE_TEXT[event.type],
+        "type": TYPE_TEXT[event.type],
         "time": format_timestamp(event.time),
         "subject": event.subject,
         "datacontenttype": DATA_CONTENT_TYPE,
     }
     if event.store_id is not None:
         attributes["storeid"] = event.store_id
-    attributes.update(_extensions(encoding.origin))
+    attributes.update(origin_extensions(encoding.origin))
     return attributes
 
 
