@@ -208,6 +208,23 @@ async def _refuse_a_lost_checkpoint(settings: FeederSettings) -> None:
     )
 
 
+class OnePageAtATime:
+    """A sink that hands over one page at a time, whoever calls: the slices of a backfill fetch
+    and plan their pages concurrently, and take turns at the producer, as a single sweep does
+    (a failed page discards the producer, which would fail every other page in flight)."""
+
+    def __init__(self, sink: RecordSink) -> None:
+        self._sink = sink
+        self._turn = asyncio.Lock()
+
+    async def publish(self, records: Sequence[OutgoingRecord]) -> None:
+        async with self._turn:
+            await self._sink.publish(records)
+
+    async def aclose(self) -> None:
+        await self._sink.aclose()
+
+
 class BackfillObserver(SweepObserver, Protocol):
     """Told what a backfill did, slice by slice: ``for_slice`` gives the observer of one slice's
     sweep, told first where the slice stands (``resumed_at``: the committed cursor)."""
@@ -239,7 +256,7 @@ async def run_backfill(
     pieces = slice_window(start, end, slices)
     positions: dict[int, FeedPosition] = {}
     async with contextlib.AsyncExitStack() as stack:
-        sink = await _open_sink(stack, settings)
+        sink = OnePageAtATime(await _open_sink(stack, settings))
         client = await stack.enter_async_context(
             SessionsApiClient(settings.api, observer=NO_OP_OBSERVER)
         )
