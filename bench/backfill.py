@@ -8,7 +8,9 @@ measures the fixed cost (interpreter, imports, connecting) that is subtracted pe
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,13 +35,21 @@ def feeder_env(base_url: str, bootstrap: str, workdir: Path) -> dict[str, str]:
 
 
 def _run_backfill(
-    env: dict[str, str], start: datetime, end: datetime, state: Path, timeout_s: float
+    env: dict[str, str],
+    start: datetime,
+    end: datetime,
+    state: Path,
+    timeout_s: float,
+    *,
+    extra_args: tuple[str, ...] = (),
+    feeder_python: str = sys.executable,
 ) -> tuple[float, float, int, bytes]:
     """Wall seconds, CPU seconds, peak RSS bytes and stdout of one ``feeder backfill``."""
     args = ["backfill", "--from", format_timestamp(start), "--to", format_timestamp(end)]
+    args += extra_args
     started_s = time.perf_counter()
     log = state.with_suffix(".log")
-    child = start_feeder([*args, "--state", str(state)], env, log)
+    child = start_feeder([*args, "--state", str(state)], env, log, python=feeder_python)
     usage = wait_with_usage(child, timeout_s)
     wall_s = time.perf_counter() - started_s
     assert child.stdout is not None
@@ -58,30 +68,49 @@ def measure_backfill(
     end: datetime,
     workdir: Path,
     timeout_s: float = 3600.0,
-) -> dict[str, float]:
+    extra_args: tuple[str, ...] = (),
+    feeder_python: str = sys.executable,
+    name: str = "backfill",
+) -> dict[str, object]:
+    """``extra_args`` go to ``feeder backfill`` (``--slices``, ``--concurrency``);
+    ``feeder_python`` measures another installation (an older commit) on the same simulator."""
     empty_end = end + timedelta(days=365)
     _, fixed_cpu_s, fixed_rss, _ = _run_backfill(
-        env, empty_end, empty_end + timedelta(seconds=1), workdir / "empty.sqlite3", 120.0
+        env,
+        empty_end,
+        empty_end + timedelta(seconds=1),
+        workdir / f"{name}-empty.sqlite3",
+        120.0,
+        feeder_python=feeder_python,
     )
     sessions = int(AdminClient(base_url).call("GET", "status")["sessions"])  # type: ignore[call-overload]
-    state = workdir / "backfill.sqlite3"
+    state = workdir / f"{name}.sqlite3"
     simulator_cpu_before_s = cpu_seconds(simulator_pid)
-    wall_s, cpu_s, rss, out = _run_backfill(env, start, end, state, timeout_s)
+    load_before = os.getloadavg()
+    wall_s, cpu_s, rss, out = _run_backfill(
+        env, start, end, state, timeout_s, extra_args=extra_args, feeder_python=feeder_python
+    )
     simulator_cpu_s = cpu_seconds(simulator_pid) - simulator_cpu_before_s
     summary = _SUMMARY.search(out)
     if summary is None:
         raise RuntimeError(f"no summary in the backfill's output: {out[-500:]!r}")
     records, events = (int(group.replace(b",", b"")) for group in summary.groups())
     store_bytes = sum(
-        path.stat().st_size for path in workdir.glob("backfill.sqlite3*") if path.is_file()
+        path.stat().st_size for path in workdir.glob(f"{name}.*sqlite3*") if path.is_file()
     )
     sweep_cpu_s = cpu_s - fixed_cpu_s
     return {
+        "sessions_per_s": records / wall_s,
+        "feeder_cpu_us_per_session": sweep_cpu_s * 1e6 / records,
+        "arguments": list(extra_args),
+        "feeder_python": feeder_python,
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
         "sessions_in_simulator": sessions,
         "records": records,
         "events": events,
         "wall_s": wall_s,
-        "records_per_s": records / wall_s,
+        "records_per_s": records / wall_s,  # API records = sessions read (issue 5's name)
         "feeder_cpu_s": cpu_s,
         "feeder_fixed_cpu_s": fixed_cpu_s,
         "feeder_cpu_us_per_record": sweep_cpu_s * 1e6 / records,

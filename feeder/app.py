@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 import orjson
@@ -36,6 +37,7 @@ from feeder.core.encoding import LIVE, ContentMode, EventEncoding, KeyStrategy, 
 from feeder.core.heartbeat import FeedActivity
 from feeder.core.page_plan import PagePlan
 from feeder.core.records import OutgoingRecord, TopicNames
+from feeder.core.slices import Slice, slice_state_path, slice_window
 from feeder.core.state import FeedPosition
 from feeder.core.timestamps import EPOCH
 from feeder.delivery import AtLeastOnceDelivery, ExactlyOnceDelivery, PageDelivery
@@ -178,6 +180,33 @@ async def _open_sweeper(
     ``stack``."""
     client = await stack.enter_async_context(SessionsApiClient(settings.api, observer=api_observer))
     await _reachable_at_start(client)
+    return _sweeper(
+        settings,
+        store,
+        delivery,
+        client,
+        position=position,
+        origin=origin,
+        clock=clock,
+        sweep_observer=sweep_observer,
+        stopping=stopping,
+        reread_delays_s=reread_delays_s,
+    )
+
+
+def _sweeper(
+    settings: FeederSettings,
+    store: CheckpointStore,
+    delivery: PageDelivery,
+    client: SessionsApiClient,
+    *,
+    position: FeedPosition,
+    origin: Origin,
+    clock: Clock,
+    sweep_observer: SweepObserver,
+    stopping: asyncio.Event,
+    reread_delays_s: tuple[float, ...],
+) -> Sweeper:
     return Sweeper(
         source=client,
         delivery=delivery,
@@ -249,42 +278,96 @@ async def _refuse_a_lost_checkpoint(settings: FeederSettings) -> None:
     )
 
 
+class OnePageAtATime:
+    """A sink that hands over one page at a time, whoever calls: the slices of a backfill fetch
+    and plan their pages concurrently, and take turns at the producer, as a single sweep does
+    (a failed page discards the producer, which would fail every other page in flight)."""
+
+    def __init__(self, sink: RecordSink) -> None:
+        self._sink = sink
+        self._turn = asyncio.Lock()
+
+    async def publish(self, records: Sequence[OutgoingRecord]) -> None:
+        async with self._turn:
+            await self._sink.publish(records)
+
+    async def aclose(self) -> None:
+        await self._sink.aclose()
+
+
+class BackfillObserver(SweepObserver, Protocol):
+    """Told what a backfill did, slice by slice: ``for_slice`` gives the observer of one slice's
+    sweep, told first where the slice stands (``resumed_at``: the committed cursor)."""
+
+    def for_slice(self, piece: Slice, resumed_at: datetime) -> SweepObserver: ...
+
+
 async def run_backfill(
     settings: FeederSettings,
     *,
     start: datetime,
     end: datetime,
     state_path: Path,
-    observer: SweepObserver,
+    observer: BackfillObserver,
     clock: Clock = utc_now,
-) -> FeedPosition:
+    slices: int = 1,
+    concurrency: int = 1,
+) -> tuple[FeedPosition, ...]:
     """Publish the events of ``[start, end]`` without touching the live checkpoint.
 
-    The backfill keeps its own SQLite state at ``state_path``: running it again with the same
-    path resumes where it stopped. Events carry the same deterministic ids the live feed gives
-    the same transitions, so consumers can dedupe any overlap, and are marked as a replay of
-    ``[start, end]`` (``origin=backfill``, ``backfillwindow``).
+    The window is cut into ``slices`` (:func:`slice_window`), swept ``concurrency`` at a time
+    through one API client (so under one request budget, ``api.requests_per_s``) and one sink.
+    Each slice keeps its own SQLite state (``slice_state_path(state_path, slice)``): running it
+    again with the same path and slice count resumes every slice where it stopped, and skips
+    those done. Events carry the same deterministic ids the live feed gives the same
+    transitions, so consumers can dedupe any overlap, and are marked as a replay of
+    ``[start, end]`` (``origin=backfill``, ``backfillwindow``). Returns each slice's position.
     """
+    pieces = slice_window(start, end, slices)
+    positions: dict[int, FeedPosition] = {}
     async with contextlib.AsyncExitStack() as stack:
-        store = await stack.enter_async_context(
-            open_store(CheckpointSettings(backend="sqlite", path=state_path))
+        sink = OnePageAtATime(await _open_sink(stack, settings))
+        client = await stack.enter_async_context(
+            SessionsApiClient(settings.api, observer=NO_OP_OBSERVER)
         )
-        sink = await _open_sink(stack, settings)
-        sweeper = await _open_sweeper(
-            stack,
-            settings,
-            store,
-            AtLeastOnceDelivery(sink, store, clock),
-            position=await Sweeper.resume_position(store, start, ()),
-            origin=backfill(start, end),
-            clock=clock,
-            api_observer=NO_OP_OBSERVER,
-            sweep_observer=observer,
-            stopping=asyncio.Event(),
-            reread_delays_s=(),  # one read of a past window: nothing is late any more
-        )
-        await sweeper.backfill(end)
-        return sweeper.position
+        await _reachable_at_start(client)
+        waiting = list(pieces)
+
+        async def sweep_slices() -> None:
+            while waiting:
+                piece = waiting.pop(0)
+                path = slice_state_path(state_path, piece)
+                async with open_store(CheckpointSettings(backend="sqlite", path=path)) as store:
+                    position = await store.load_position() or FeedPosition(start, piece.start)
+                    sweeper = _sweeper(
+                        settings,
+                        store,
+                        AtLeastOnceDelivery(sink, store, clock),
+                        client,
+                        position=position,
+                        origin=backfill(start, end),
+                        clock=clock,
+                        sweep_observer=observer.for_slice(piece, position.live),
+                        stopping=asyncio.Event(),
+                        reread_delays_s=(),  # one read of a past window: nothing is late any more
+                    )
+                    await sweeper.backfill(piece.end)
+                    positions[piece.index] = sweeper.position
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(max(1, concurrency), len(pieces))):
+                    group.create_task(sweep_slices())
+        except BaseExceptionGroup as group:
+            # The first slice to fail stopped the others (their pages in flight were not
+            # committed, so a rerun sends them again); callers see that failure itself.
+            raise _first_error(group)  # noqa: B904 - its own cause stays as it was
+    return tuple(positions[piece.index] for piece in pieces)
+
+
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _first_error(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 class FeedApp:

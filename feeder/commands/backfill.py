@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
@@ -16,6 +18,7 @@ from feeder.commands.arguments import timestamp
 from feeder.commands.settings_loading import load_or_explain
 from feeder.core.page_plan import PagePlan
 from feeder.core.records import OutgoingRecord
+from feeder.core.slices import Slice
 from feeder.core.timestamps import format_timestamp
 from feeder.errors import FeederError
 from feeder.observability.logs import configure_logging
@@ -23,7 +26,11 @@ from feeder.source.timing import utc_now
 from feeder.sweeper import PassReport
 
 STATE_FILES = "backfill-*.sqlite3"
-"""The default state files' names (a glob), beside the live checkpoint."""
+"""The default state files' names (a glob), beside the live checkpoint; a sliced backfill's
+files (``backfill-….slice-003-of-032.sqlite3``) match it too."""
+DEFAULT_SLICES = 32
+DEFAULT_CONCURRENCY = 8
+"""Eight sweeps keep 20 requests/s busy against pages that take up to ~300 ms each."""
 
 
 def default_state_path(checkpoint: Path, start: datetime, end: datetime | None) -> Path:
@@ -54,17 +61,122 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the backfill's own state file; the same file resumes an "
         "interrupted backfill (default: next to the checkpoint, named by window)",
     )
+    parser.add_argument(
+        "--slices",
+        type=positive_int,
+        default=DEFAULT_SLICES,
+        help="cut the window into this many slices, each with its own state file beside --state "
+        f"(default {DEFAULT_SLICES}; resume with the same number)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=positive_int,
+        default=DEFAULT_CONCURRENCY,
+        help="slices swept at once, all under FEEDER_API__REQUESTS_PER_S "
+        f"(default {DEFAULT_CONCURRENCY})",
+    )
     parser.add_argument("--config", type=Path, help="TOML file of settings (env vars override)")
 
 
-class BackfillProgress:
-    """Counts what the backfill published; draws a progress line when ``stream`` is a TTY."""
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
-    def __init__(self, start: datetime, end: datetime, stream: TextIO) -> None:
+
+class BackfillProgress:
+    """Counts what the backfill published and how far each slice has come.
+
+    On a terminal (``stream.isatty()``) it redraws one line per page: the share of the window
+    done, records and events so far, the rate since this run began and the time left at that
+    rate. Elsewhere (a log file, a container) it writes the same as a line every ``every_s``.
+    """
+
+    def __init__(
+        self,
+        start: datetime,
+        end: datetime,
+        stream: TextIO,
+        *,
+        every_s: float = 10.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._start, self._end, self._stream = start, end, stream
         self.records = self.events = self.dead_letters = 0
+        self.slices_done = 0
+        self._slices: dict[int, tuple[Slice, float]] = {}  # index -> (slice, seconds covered)
         self._draw = stream.isatty()
+        self._every_s = every_s
+        self._monotonic = monotonic
+        self._began_s = monotonic()
+        self._last_line_s = self._began_s
+        self._covered_at_start_s: float | None = None
 
+    def for_slice(self, piece: Slice, resumed_at: datetime) -> SliceProgress:
+        covered_s = min(piece.span_s, max(0.0, (resumed_at - piece.start).total_seconds()))
+        self._slices[piece.index] = (piece, covered_s)
+        if resumed_at >= piece.end:  # done by an earlier run: its sweep reads nothing
+            self.slices_done += 1
+        return SliceProgress(self, piece)
+
+    @property
+    def done(self) -> float:
+        """The share of the window's span swept (slices not begun yet count as not done)."""
+        span_s = (self._end - self._start).total_seconds()
+        if span_s <= 0:
+            return 1.0
+        return min(1.0, sum(covered for _, covered in self._slices.values()) / span_s)
+
+    def status(self) -> str:
+        """The progress line: done, counts, rate and time left."""
+        elapsed_s = max(1e-9, self._monotonic() - self._began_s)
+        done = self.done
+        if self._covered_at_start_s is None:
+            self._covered_at_start_s = done
+        gained = done - self._covered_at_start_s
+        eta = "?" if gained <= 0 else _duration((1.0 - done) * elapsed_s / gained)
+        bar = "#" * int(done * 30)
+        return (
+            f"[{bar:<30}] {done:6.1%}  {self.records:,} records  {self.events:,} events  "
+            f"{self.dead_letters:,} dead letters  {self.records / elapsed_s:,.0f} records/s  "
+            f"ETA {eta}  slices {self.slices_done}/{len(self._slices)} done"
+        )
+
+    def slice_page(self, piece: Slice, plan: PagePlan) -> None:
+        self.records += plan.records_read
+        self.events += len(plan.events)
+        self.dead_letters += len(plan.dead_letters)
+        if plan.max_updated_at is not None:
+            reached = (plan.max_updated_at - piece.start).total_seconds()
+            _, covered_s = self._slices[piece.index]
+            self._slices[piece.index] = (piece, min(piece.span_s, max(covered_s, reached)))
+        self._show()
+
+    def slice_finished(self, piece: Slice) -> None:
+        self._slices[piece.index] = (piece, piece.span_s)
+        self.slices_done += 1
+        self._show()
+
+    def finish(self) -> None:
+        """After the last slice: the final line (on a terminal, ends the redrawn one)."""
+        self._stream.write(("\r" if self._draw else "") + self.status() + "\n")
+        self._stream.flush()
+
+    def _show(self) -> None:
+        if self._covered_at_start_s is None:
+            self._covered_at_start_s = self.done
+        if self._draw:
+            self._stream.write("\r" + self.status())
+            self._stream.flush()
+            return
+        now_s = self._monotonic()
+        if now_s - self._last_line_s >= self._every_s:
+            self._last_line_s = now_s
+            self._stream.write(f"backfill {self.status()}\n")
+            self._stream.flush()
+
+    # A single-slice observer, for callers that run one sweep without slices.
     def page_written(
         self,
         sweep: str,
@@ -77,26 +189,43 @@ class BackfillProgress:
         self.records += plan.records_read
         self.events += len(plan.events)
         self.dead_letters += len(plan.dead_letters)
-        if self._draw and plan.max_updated_at is not None:
-            self._line(plan.max_updated_at)
 
     def read_finished(self, sweep: str, started_at: datetime, now: datetime) -> None:
-        if self._draw:
-            self._line(self._end)
-            self._stream.write("\n")
+        """Slices report through :meth:`for_slice`."""
 
     def tick_finished(self, report: PassReport) -> None:
         """A backfill has no ticks."""
 
-    def _line(self, reached: datetime) -> None:
-        span = (self._end - self._start).total_seconds() or 1.0
-        done = min(1.0, max(0.0, (reached - self._start).total_seconds() / span))
-        bar = "#" * int(done * 30)
-        self._stream.write(
-            f"\r[{bar:<30}] {done:6.1%} {format_timestamp(reached)}  {self.records:,} records  "
-            f"{self.events:,} events  {self.dead_letters:,} dead letters"
-        )
-        self._stream.flush()
+
+class SliceProgress:
+    """One slice's sweep observer, reporting to the backfill's :class:`BackfillProgress`."""
+
+    def __init__(self, progress: BackfillProgress, piece: Slice) -> None:
+        self._progress, self._piece = progress, piece
+
+    def page_written(
+        self,
+        sweep: str,
+        plan: PagePlan,
+        records: Sequence[OutgoingRecord],
+        *,
+        commit_s: float,
+        acked_at: datetime,
+    ) -> None:
+        self._progress.slice_page(self._piece, plan)
+
+    def read_finished(self, sweep: str, started_at: datetime, now: datetime) -> None:
+        self._progress.slice_finished(self._piece)
+
+    def tick_finished(self, report: PassReport) -> None:
+        """A backfill has no ticks."""
+
+
+def _duration(seconds: float) -> str:
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -114,16 +243,28 @@ def run(args: argparse.Namespace) -> int:
         print("error: --state must not be the live checkpoint file", file=sys.stderr)
         return 2
     progress = BackfillProgress(args.start, end, sys.stderr)
+    # Modules and settings live as long as the process: out of every garbage collection.
+    gc.freeze()
     try:
         asyncio.run(
-            run_backfill(settings, start=args.start, end=end, state_path=state, observer=progress)
+            run_backfill(
+                settings,
+                start=args.start,
+                end=end,
+                state_path=state,
+                observer=progress,
+                slices=args.slices,
+                concurrency=args.concurrency,
+            )
         )
+        progress.finish()
     except FeederError as error:
         print(f"\nerror: {error} (run the same command again to resume)", file=sys.stderr)
         return 1
+    where = state if args.slices == 1 else state.with_name(f"{state.stem}.slice-*{state.suffix}")
     print(
         f"backfilled {format_timestamp(args.start)} .. {format_timestamp(end)}: "
         f"{progress.records:,} records, {progress.events:,} events, "
-        f"{progress.dead_letters:,} dead letters (state: {state})"
+        f"{progress.dead_letters:,} dead letters (state: {where})"
     )
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 from pathlib import Path
 
@@ -48,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     configure_logging(settings.observability.log_format, settings.observability.log_level)
+    # Modules and settings live as long as the process: out of every garbage collection.
+    gc.freeze()
     try:
         asyncio.run(_run(settings))
     except FencedError as error:  # another instance runs the feed now

@@ -21,9 +21,9 @@ The rules (DESIGN §3):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from feeder.core.snapshot import SessionSnapshot
 from feeder.core.state import SessionState
@@ -43,14 +43,16 @@ class EventType(StrEnum):
 FieldValue = datetime | bool | str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(NamedTuple):
     """One transition of one field; ``time`` is when it happened, by the API's own clock.
 
     ``suspectedFraud`` and ``status`` have no timestamp of their own: their ``time`` is the
     ``updatedAt`` of the first version that showed the new value, and ``occurrence`` says how
     many times the field has now taken that value (1 for the first), which — unlike ``time`` —
     a live feed and a backfill that sees the session for the first time derive alike.
+
+    A ``NamedTuple`` (immutable, and built several times per record: a frozen dataclass's
+    ``__init__`` costs about four times as much).
     """
 
     type: EventType

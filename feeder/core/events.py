@@ -6,14 +6,15 @@ How they are laid out on a Kafka record (structured or binary mode) is
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from feeder.core.diff import Change, EventType, FieldValue, toggle_key
-from feeder.core.encoding import EventEncoding
+from feeder.core.encoding import EventEncoding, Origin
 from feeder.core.snapshot import SessionSnapshot
 from feeder.core.timestamps import format_timestamp
 
@@ -23,9 +24,8 @@ SPEC_VERSION = "1.0"
 DATA_CONTENT_TYPE = "application/json"
 
 
-@dataclass(frozen=True, slots=True)
-class ChangeEvent:
-    """One change of one session, ready to be encoded."""
+class ChangeEvent(NamedTuple):
+    """One change of one session, ready to be encoded (a ``NamedTuple``, like ``Change``)."""
 
     id: str
     type: EventType
@@ -47,36 +47,40 @@ def event_id(session_id: str, change: Change) -> str:
     id (for a toggle: as long as none of them missed an earlier change of it), so an event
     re-sent after a crash or replayed by a backfill can be deduplicated by consumers.
     """
-    if change.type in _TOGGLES:
+    kind = change.type
+    if kind in _TOGGLES:
         transition = f"{toggle_key(change.field, change.new)} #{change.occurrence}"
     else:
         transition = format_timestamp(change.time)
-    identity = "\x1f".join((session_id, change.type.value, transition))
-    return uuid5_text(identity)
+    return uuid5_text(f"{session_id}\x1f{TYPE_TEXT[kind]}\x1f{transition}")
 
 
 _NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
+# The RFC 4122 variant (binary 10xx) of the 17th hex digit, by that digit.
+_VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 0b11] for digit in "0123456789abcdef"}
+_sha1 = hashlib.sha1
 
 
 def uuid5_text(name: str) -> str:
     """``str(uuid.uuid5(EVENT_ID_NAMESPACE, name))``, computed directly.
 
     One id per event: building a ``uuid.UUID`` object costs more than the SHA-1 itself, so the
-    version and variant bits are set on the digest's bytes and formatted in one step.
+    version (the 13th hex digit becomes ``5``) and variant digits are set on the digest's text.
     """
-    digest = bytearray(
-        hashlib.sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).digest()[:16]
+    text = _sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).hexdigest()
+    return (
+        f"{text[:8]}-{text[8:12]}-5{text[13:16]}-{_VARIANT_DIGIT[text[16]]}{text[17:20]}-"
+        f"{text[20:32]}"
     )
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    text = digest.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 _TOGGLES = frozenset({EventType.SUSPECTED_FRAUD_CHANGED, EventType.STATUS_CHANGED})
+TYPE_TEXT = {kind: kind.value for kind in EventType}
+"""Each type's text (``.value`` of an enum member is a slow property)."""
 
 
-def _wire_value(value: FieldValue) -> str | bool | None:
+def wire_value(value: FieldValue) -> str | bool | None:
+    """A changed field's value as JSON has it (a moment as the API's timestamp text)."""
     if isinstance(value, datetime):
         return format_timestamp(value)
     return value
@@ -84,18 +88,25 @@ def _wire_value(value: FieldValue) -> str | bool | None:
 
 def change_events(snapshot: SessionSnapshot, changes: list[Change]) -> list[ChangeEvent]:
     """Wrap each change of ``snapshot`` in an event."""
+    session_id, store_id, raw = snapshot.session_id, snapshot.store_id, snapshot.raw
     return [
         ChangeEvent(
-            id=event_id(snapshot.session_id, change),
-            type=change.type,
-            time=change.time,
-            subject=snapshot.session_id,
-            store_id=snapshot.store_id,
-            change=change,
-            session=snapshot.raw,
+            event_id(session_id, change),
+            change.type,
+            change.time,
+            session_id,
+            store_id,
+            change,
+            raw,
         )
         for change in changes
     ]
+
+
+@functools.lru_cache(maxsize=64)
+def origin_extensions(origin: Origin) -> tuple[tuple[str, str], ...]:
+    """``origin.extensions()`` as pairs, computed once per origin (a run has one)."""
+    return tuple(origin.extensions().items())
 
 
 def event_attributes(event: ChangeEvent, encoding: EventEncoding) -> dict[str, str]:
@@ -105,14 +116,14 @@ def event_attributes(event: ChangeEvent, encoding: EventEncoding) -> dict[str, s
         "specversion": SPEC_VERSION,
         "id": event.id,
         "source": encoding.source,
-        "type": event.type.value,
+        "type": TYPE_TEXT[event.type],
         "time": format_timestamp(event.time),
         "subject": event.subject,
         "datacontenttype": DATA_CONTENT_TYPE,
     }
     if event.store_id is not None:
         attributes["storeid"] = event.store_id
-    attributes.update(encoding.origin.extensions())
+    attributes.update(origin_extensions(encoding.origin))
     return attributes
 
 
@@ -124,8 +135,8 @@ def event_data(event: ChangeEvent, *, session: object) -> dict[str, object]:
         "sessionId": event.subject,
         "changed": {
             event.change.field: {
-                "old": _wire_value(event.change.old),
-                "new": _wire_value(event.change.new),
+                "old": wire_value(event.change.old),
+                "new": wire_value(event.change.new),
             }
         },
         "session": session,
@@ -142,4 +153,6 @@ def cloudevent(
     """
     if session is None:
         session = encoding.field_policy.apply(event.session)
-    return {**event_attributes(event, encoding), "data": event_data(event, session=session)}
+    document: dict[str, object] = event_attributes(event, encoding)  # type: ignore[assignment]
+    document["data"] = event_data(event, session=session)
+    return document

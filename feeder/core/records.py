@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import orjson
 
@@ -27,10 +28,14 @@ from feeder.core.diff import EventType
 from feeder.core.encoding import ContentMode, EventEncoding, KeyStrategy
 from feeder.core.events import (
     DATA_CONTENT_TYPE,
+    SPEC_VERSION,
+    TYPE_TEXT,
     ChangeEvent,
     cloudevent,
     event_attributes,
     event_data,
+    origin_extensions,
+    wire_value,
 )
 from feeder.core.field_policy import FieldPolicy
 from feeder.core.page_plan import DeadLetter, PagePlan
@@ -53,12 +58,16 @@ class TopicNames:
     dead_letter: str
 
 
-@dataclass(frozen=True, slots=True)
-class OutgoingRecord:
+class OutgoingRecord(NamedTuple):
     """One Kafka record; ``change_time`` (for events) feeds the freshness metric;
     ``oversized_from`` names the topic a too-large record was meant for (its stand-in here);
     ``event_id`` names the event an event record carries; ``to_every_partition``: one copy goes to
-    each partition of the topic (a watermark). A ``None`` value is a tombstone."""
+    each partition of the topic (a watermark). A ``None`` value is a tombstone.
+
+    A ``NamedTuple`` rather than a frozen dataclass: a page makes over a thousand of them, and a
+    frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field) costs about four times
+    as much. Immutable all the same.
+    """
 
     topic: str
     key: bytes | None
@@ -121,13 +130,12 @@ def event_records(
         value = orjson.dumps(event_data(event, session=session))
         headers = binary_headers(event_attributes(event, encoding))
     key = event_key(event, encoding.key_strategy)
-    destinations = [topics.events]
+    record = OutgoingRecord(
+        topics.events, key, value, headers, event.type, event.time, None, event.id
+    )
     if event.type is EventType.SUSPECTED_FRAUD_CHANGED:
-        destinations.append(topics.fraud)
-    return [
-        OutgoingRecord(topic, key, value, headers, event.type, event.time, event_id=event.id)
-        for topic in destinations
-    ]
+        return [record, record._replace(topic=topics.fraud)]
+    return [record]
 
 
 def state_record(
@@ -170,10 +178,13 @@ def page_records(
     session_json = {
         id(snapshot.raw): orjson.dumps(policy.apply(snapshot.raw)) for snapshot in plan.fresh
     }
-    records: list[OutgoingRecord] = []
-    for event in plan.events:
-        encoded = session_json.get(id(event.session))
-        records.extend(event_records(event, encoding, topics, session_json=encoded))
+    if encoding.content_mode is ContentMode.STRUCTURED:
+        records = _structured_event_records(plan, encoding, topics, session_json)
+    else:
+        records = []
+        for event in plan.events:
+            encoded = session_json.get(id(event.session))
+            records.extend(event_records(event, encoding, topics, session_json=encoded))
     records.extend(
         state_record(snapshot, topics, session_json[id(snapshot.raw)]) for snapshot in plan.fresh
     )
@@ -181,6 +192,72 @@ def page_records(
         dead_letter_record(letter, topics, received_at, policy=policy)
         for letter in plan.dead_letters
     )
+    return records
+
+
+def _structured_event_records(
+    plan: PagePlan, encoding: EventEncoding, topics: TopicNames, session_json: dict[int, bytes]
+) -> list[OutgoingRecord]:
+    """:func:`event_records` of every event of a page in structured mode, in one loop.
+
+    The same document as :func:`~feeder.core.events.cloudevent` (same keys in the same order,
+    so the same bytes; ``bench/core_stages.py`` prints digests to compare), built without its
+    five calls per event; each session's ``Fragment`` and key are made once per page.
+    """
+    source, extensions = encoding.source, origin_extensions(encoding.origin)
+    by_store = encoding.key_strategy is KeyStrategy.STORE
+    events_topic, fraud_topic, fraud = (
+        topics.events,
+        topics.fraud,
+        EventType.SUSPECTED_FRAUD_CHANGED,
+    )
+    fragments: dict[int, object] = {}
+    records: list[OutgoingRecord] = []
+    append = records.append
+    dumps = orjson.dumps
+    for event in plan.events:
+        session = fragments.get(id(event.session))
+        if session is None:
+            encoded = session_json.get(id(event.session))
+            session = fragments[id(event.session)] = (
+                encoding.field_policy.apply(event.session)
+                if encoded is None
+                else orjson.Fragment(encoded)
+            )
+        change, subject, store_id = event.change, event.subject, event.store_id
+        document: dict[str, object] = {
+            "specversion": SPEC_VERSION,
+            "id": event.id,
+            "source": source,
+            "type": TYPE_TEXT[event.type],
+            "time": format_timestamp(event.time),
+            "subject": subject,
+            "datacontenttype": DATA_CONTENT_TYPE,
+        }
+        if store_id is not None:
+            document["storeid"] = store_id
+        document.update(extensions)
+        document["data"] = {
+            "sessionId": subject,
+            "changed": {
+                change.field: {"old": wire_value(change.old), "new": wire_value(change.new)}
+            },
+            "session": session,
+        }
+        key = (store_id if by_store and store_id is not None else subject).encode()
+        record = OutgoingRecord(
+            events_topic,
+            key,
+            dumps(document),
+            STRUCTURED_HEADERS,
+            event.type,
+            event.time,
+            None,
+            event.id,
+        )
+        append(record)
+        if event.type is fraud:
+            append(record._replace(topic=fraud_topic))
     return records
 
 

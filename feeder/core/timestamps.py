@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import UTC, datetime
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -11,20 +10,59 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def parse_timestamp(text: str) -> datetime:
     """Parse an ISO-8601 timestamp of any fractional length; naive values are taken as UTC.
 
-    Raises ``ValueError`` for anything else.
+    Raises ``ValueError`` for anything else. A text already in the API's own form
+    (``2023-01-19T10:49:06.149Z``) is what :func:`format_timestamp` gives for the value, so it
+    is remembered as that: the events of a record format the record's own timestamps again
+    (ids, ``time``, changed values), and ``isoformat`` costs ten times a dictionary hit.
     """
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    if parsed.tzinfo is not UTC:
+        return parsed.astimezone(UTC)
+    if _is_api_form(text):
+        _remember(parsed, text)
+    return parsed
 
 
-# One event formats its own time three or four times (id, envelope, header, changed value) and
-# isoformat(timespec=...) costs more than hashing a datetime. Equal datetimes are the same
-# instant, hence the same UTC text, so a cache cannot mix two values up.
-@functools.lru_cache(maxsize=4096)
+def _is_api_form(text: str) -> bool:
+    """``YYYY-MM-DDTHH:MM:SS.mmmZ`` (digits are checked by ``fromisoformat``, which accepted
+    ``text``; an ASCII text of this shape parses to the value whose format it is)."""
+    return (
+        len(text) == 24
+        and text[23] == "Z"
+        and text[19] == "."
+        and text[10] == "T"
+        and text[4] == text[7] == "-"
+        and text[13] == text[16] == ":"
+        and text.isascii()
+    )
+
+
+_TEXTS: dict[datetime, str] = {}
+_TEXTS_LIMIT = 1 << 16  # about 60 pages of records' timestamps; cleared whole when full
+
+
+def _remember(moment: datetime, text: str) -> None:
+    if len(_TEXTS) >= _TEXTS_LIMIT:
+        _TEXTS.clear()
+    _TEXTS[moment] = text
+
+
 def format_timestamp(moment: datetime) -> str:
-    """Format like the API (``2023-01-19T10:49:06.149Z``), keeping microseconds if present."""
+    """Format like the API (``2023-01-19T10:49:06.149Z``), keeping microseconds if present.
+
+    Equal datetimes are the same instant, hence the same UTC text, so the cache (seeded by
+    :func:`parse_timestamp`) cannot mix two values up.
+    """
+    text = _TEXTS.get(moment)
+    if text is None:
+        text = _format(moment)
+        _remember(moment, text)
+    return text
+
+
+def _format(moment: datetime) -> str:
     # Skip the conversion when the value is already in UTC (as everything parse_timestamp
     # returns is), and cut the "+00:00" rather than copy the value without its zone.
     utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
-from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from feeder.core.oversize import record_bytes
 from feeder.core.records import OutgoingRecord
@@ -58,14 +58,27 @@ async def send_in_batches(
 def _placed(
     records: Sequence[OutgoingRecord], partitions: dict[str, tuple[list[int], list[int]]]
 ) -> Iterator[tuple[OutgoingRecord, int]]:
-    """Each record with its partition; a record ``to_every_partition`` once per partition."""
+    """Each record with its partition; a record ``to_every_partition`` once per partition.
+
+    Keyed records go where aiokafka's ``DefaultPartitioner`` puts them (murmur2 of the key over
+    all partitions); its murmur2 is pure Python, and a page repeats each key for every event and
+    the state of a session, so each key is hashed once per call.
+    """
+    hashes: dict[bytes, int] = {}
     for record in records:
         every, available = partitions[record.topic]
         if record.to_every_partition:
             for partition in every:
                 yield record, partition
-        else:
-            yield record, _partitioner(record.key, every, available)
+            continue
+        key = record.key
+        if key is None:
+            yield record, _partitioner(key, every, available)
+            continue
+        hashed = hashes.get(key)
+        if hashed is None:
+            hashed = hashes[key] = murmur2(key) & 0x7FFFFFFF
+        yield record, every[hashed % len(every)]
 
 
 def _append(builder: object, record: OutgoingRecord) -> bool:

@@ -34,3 +34,25 @@ def test_format_timestamp_keeps_api_milliseconds() -> None:
     assert format_timestamp(parse_timestamp("2023-01-19T10:49:06.149Z")) == (
         "2023-01-19T10:49:06.149Z"
     )
+
+
+def _uncached_format(moment: datetime) -> str:
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    timespec = "milliseconds" if utc.microsecond % 1000 == 0 else "microseconds"
+    return utc.isoformat(timespec=timespec) + "Z"
+
+
+@given(
+    st.datetimes(**_BOUNDS, timezones=st.just(UTC)),
+    st.sampled_from(["T", " ", "x"]),
+    st.sampled_from(["milliseconds", "microseconds", "seconds", "auto"]),
+    st.sampled_from(["Z", "+00:00", ""]),
+)
+def test_a_parsed_text_is_remembered_only_as_its_own_format(
+    moment: datetime, separator: str, timespec: str, zone: str
+) -> None:
+    """``parse_timestamp`` remembers the texts already in the API's form as the value's format;
+    any other spelling of the same instant must still format as the API writes it."""
+    text = moment.replace(tzinfo=None).isoformat(separator, timespec) + zone
+    parsed = parse_timestamp(text)
+    assert format_timestamp(parsed) == _uncached_format(parsed)

@@ -206,6 +206,8 @@ async def test_every_event_of_a_live_feed_and_a_backfill_decodes_with_both_sdks(
             end=paused_at,
             state_path=tmp_path / "backfill.sqlite3",
             observer=BackfillProgress(began, paused_at, io.StringIO()),
+            slices=4,  # swept at once: the sliced backfill must publish what a single one would
+            concurrency=3,
         )
         transitions: list[Transition] = sim.call(lambda s: s.ground_truth())
         sessions = {t.session_id for t in transitions}
