@@ -140,11 +140,6 @@ class Replica:
     def running_apps(self) -> dict[str, FeedApp]:
         return {name: feed.app for name, feed in self._running.items()}
 
-    @property
-    def owned_feeds(self) -> set[str]:
-        """The feeds the group gave this replica (running, or about to start again)."""
-        return set(self._owned)
-
     async def run(self, *, install_signal_handlers: bool = True) -> None:
         observability = self.settings.observability
         listener = bind_socket(observability.host, observability.port)
