@@ -202,7 +202,7 @@ class SessionsApiClient:
         started_s = self._clock()
         try:
             async with asyncio.timeout(self._attempt_deadline_s):
-                token, response = await self._send(params)
+                token, response, body = await self._send(params)
         except (TimeoutError, httpx.TimeoutException) as exc:
             return self._fault(
                 started_s,
@@ -215,17 +215,20 @@ class SessionsApiClient:
             return self._fault(started_s, "network_error", f"{type(exc).__name__}: {exc}", exc)
         except ApiUnavailableError as exc:  # from the token provider
             return self._fault(started_s, "token_unavailable", str(exc), exc)
-        return self._classify(response, token, requested_count, self._clock() - started_s)
+        return self._classify(response, body, token, requested_count, self._clock() - started_s)
 
     def _classify(
-        self, response: httpx.Response, token: SecretStr, requested_count: int, duration_s: float
+        self,
+        response: httpx.Response,
+        body: bytes,
+        token: SecretStr,
+        requested_count: int,
+        duration_s: float,
     ) -> RawPage | _Fault | _Refused:
         """What one HTTP answer means; raises only what retrying cannot fix."""
         status = response.status_code
         if 200 <= status < 300:
-            page = decode_page(
-                response.content, requested_count=requested_count, duration_s=duration_s
-            )
+            page = decode_page(body, requested_count=requested_count, duration_s=duration_s)
             if isinstance(page, MalformedBody):
                 return self._malformed(page, status, duration_s)
             self._observer.on_attempt("ok", str(status), duration_s)
@@ -248,14 +251,25 @@ class SessionsApiClient:
             "retrying cannot help: check FEEDER_API__BASE_URL points at the Oasis Admin API"
         )
 
-    async def _send(self, params: tuple[tuple[str, str], ...]) -> tuple[SecretStr, httpx.Response]:
+    async def _send(
+        self, params: tuple[tuple[str, str], ...]
+    ) -> tuple[SecretStr, httpx.Response, bytes]:
+        """The answer and its body, read here rather than kept on the response: an httpx
+        ``Response`` and its stream refer to each other, so a response lives until the garbage
+        collector finds the cycle, and with it a body of a few hundred KB per page."""
         token = await self._tokens.get_token()
-        response = await self._http.get(
+        request = self._http.build_request(
+            "GET",
             self._url,
             params=params,
             headers={"Authorization": f"Bearer {token.get_secret_value()}"},
         )
-        return token, response
+        response = await self._http.send(request, stream=True)
+        try:
+            body = b"".join([chunk async for chunk in response.aiter_bytes()])
+        finally:
+            await response.aclose()
+        return token, response, body
 
     def _fault(
         self, started_s: float, reason: RetryReason, description: str, cause: BaseException
