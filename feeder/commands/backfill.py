@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from feeder.app import run_backfill
+from feeder.collection import collecting_on_a_timer
 from feeder.commands.arguments import timestamp
 from feeder.commands.settings_loading import load_or_explain
 from feeder.core.page_plan import PagePlan
@@ -243,18 +243,18 @@ def run(args: argparse.Namespace) -> int:
         print("error: --state must not be the live checkpoint file", file=sys.stderr)
         return 2
     progress = BackfillProgress(args.start, end, sys.stderr)
-    # Modules and settings live as long as the process: out of every garbage collection.
-    gc.freeze()
     try:
         asyncio.run(
-            run_backfill(
-                settings,
-                start=args.start,
-                end=end,
-                state_path=state,
-                observer=progress,
-                slices=args.slices,
-                concurrency=args.concurrency,
+            collecting_on_a_timer(
+                run_backfill(
+                    settings,
+                    start=args.start,
+                    end=end,
+                    state_path=state,
+                    observer=progress,
+                    slices=args.slices,
+                    concurrency=args.concurrency,
+                )
             )
         )
         progress.finish()

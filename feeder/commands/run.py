@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import sys
 from pathlib import Path
 
 from feeder.app import FeedApp
+from feeder.collection import collecting_on_a_timer
 from feeder.commands.settings_loading import load_or_explain
 from feeder.errors import ConfigError, FeederError, FencedError
 from feeder.feeds import feed_settings
@@ -49,10 +49,8 @@ def run(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     configure_logging(settings.observability.log_format, settings.observability.log_level)
-    # Modules and settings live as long as the process: out of every garbage collection.
-    gc.freeze()
     try:
-        asyncio.run(_run(settings))
+        asyncio.run(collecting_on_a_timer(_run(settings)))
     except FencedError as error:  # another instance runs the feed now
         print(f"error: {error}", file=sys.stderr)
         return FENCED_EXIT_STATUS
