@@ -10,7 +10,7 @@ CPU is this process's, every thread included (``time.process_time``), so librdka
 threads, where it batches and compresses, are counted. Runs alternate between the clients; the
 least CPU of the repeats is printed. Needs the Kafka broker of ``bench/run.py``.
 
-confluent-kafka is not a dependency of the feeder: ``pip install confluent-kafka`` to run this.
+confluent-kafka is not a dependency of the feeder, only of the ``bench`` extra.
 Its sink here is only what the measurement needs (``publish``/``aclose`` of the feeder's
 ``RecordSink`` protocol), partitioning keys with murmur2 as aiokafka and Java clients do.
 """
