@@ -145,9 +145,10 @@ class BackfillProgress:
 
     @property
     def done(self) -> float:
-        """The share of the window's span swept (slices not begun yet count as not done)."""
+        """The share of the window's span swept (slices not begun yet count as not done); 1.0
+        once every slice is done (their spans leave out the millisecond between two slices)."""
         span_s = (self._end - self._start).total_seconds()
-        if span_s <= 0:
+        if span_s <= 0 or self._all_slices_done():
             return 1.0
         return min(1.0, sum(covered for _, covered in self._slices.values()) / span_s)
 
@@ -172,6 +173,10 @@ class BackfillProgress:
         if gained <= 0:
             return None
         return (1.0 - done) * max(1e-9, self._monotonic() - self._began_s) / gained
+
+    def _all_slices_done(self) -> bool:
+        count = next((piece.count for piece, _ in self._slices.values()), None)
+        return count is not None and self.slices_done >= count
 
     def status(self) -> str:
         """The progress line: done, counts, rate and time left."""
