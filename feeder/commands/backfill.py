@@ -314,8 +314,9 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
+        authority = f"[{host}]" if ":" in host else host
         bound_port = listener.getsockname()[1]
-        print(f"backfill metrics at http://{host}:{bound_port}/metrics", file=sys.stderr)
+        print(f"backfill metrics at http://{authority}:{bound_port}/metrics", file=sys.stderr)
     backfilling = run_backfill(
         settings,
         start=args.start,

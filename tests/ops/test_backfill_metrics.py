@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import io
 import math
+import socket
 from datetime import UTC, datetime, timedelta
+from typing import NoReturn
 
+import httpx
+import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from feeder.commands.backfill import BackfillProgress
 from feeder.core.page_plan import PagePlan
 from feeder.core.slices import Slice, slice_window
-from feeder.observability.backfill_metrics import backfill_registry
+from feeder.listening import bind_tcp
+from feeder.observability.backfill_metrics import backfill_metrics_served, backfill_registry
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 WINDOW_S = 1024
@@ -32,7 +37,7 @@ def page(records: int, *, events: int, reached_s: float) -> PagePlan:
     """A page of ``records`` already-applied versions whose newest ``updatedAt`` is
     ``reached_s`` into the window (``events`` stands in for what the page published)."""
     return PagePlan(
-        events=(None,) * events,  # type: ignore[arg-type] - only counted
+        events=(None,) * events,  # type: ignore[arg-type]  # only counted
         fresh=(),
         states={},
         dead_letters=(),
@@ -139,3 +144,36 @@ def test_the_done_ratio_reaches_one_when_every_slice_is_done() -> None:
     for piece in pieces:
         progress.slice_finished(piece)
     assert scraped(progress)["feeder_backfill_done_ratio"] == 1.0
+
+
+class BackfillFailedError(Exception):
+    """Stands for a backfill that stopped on an error."""
+
+
+async def answer_then_fail(
+    progress: BackfillProgress, listener: socket.socket, http: httpx.AsyncClient
+) -> NoReturn:
+    """Serve ``progress``, ask each path once, then fail as a backfill would; the answers are
+    in the exception's ``answers``."""
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    async with backfill_metrics_served(progress, listener):
+        answers = [await http.get(f"{base}{path}") for path in ("/readyz", "/healthz", "/metrics")]
+        raise BackfillFailedError(answers)
+
+
+@pytest.mark.asyncio
+async def test_the_server_answers_while_the_backfill_runs_and_stops_when_it_fails() -> None:
+    progress = BackfillProgress(
+        T0, T0 + timedelta(seconds=WINDOW_S), io.StringIO(), monotonic=Clock()
+    )
+    listener = bind_tcp("127.0.0.1", 0)
+    port = listener.getsockname()[1]
+    async with httpx.AsyncClient(timeout=10) as http:
+        with pytest.raises(BackfillFailedError) as failed:
+            await answer_then_fail(progress, listener, http)
+        with pytest.raises(httpx.ConnectError):
+            await http.get(f"http://127.0.0.1:{port}/metrics")
+    [answers] = failed.value.args
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert "feeder_backfill_done_ratio 0.0" in answers[2].text
+    assert listener.fileno() == -1  # closed with the server
