@@ -31,10 +31,11 @@ from feeder.sweeper import PassReport
 STATE_FILES = "backfill-*.sqlite3"
 """The default state files' names (a glob), beside the live checkpoint; a sliced backfill's
 files (``backfill-….slice-003-of-032.sqlite3``) match it too."""
-T = TypeVar("T")
 DEFAULT_SLICES = 32
 DEFAULT_CONCURRENCY = 8
 """Eight sweeps keep 20 requests/s busy against pages that take up to ~300 ms each."""
+
+T = TypeVar("T")
 
 
 def default_state_path(checkpoint: Path, start: datetime, end: datetime | None) -> Path:
