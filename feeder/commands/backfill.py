@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from feeder.app import run_backfill
 from feeder.collection import collecting_on_a_timer
@@ -21,6 +22,8 @@ from feeder.core.records import OutgoingRecord
 from feeder.core.slices import Slice
 from feeder.core.timestamps import format_timestamp
 from feeder.errors import FeederError
+from feeder.listening import bind_tcp
+from feeder.observability.backfill_metrics import backfill_metrics_served
 from feeder.observability.logs import configure_logging
 from feeder.source.timing import utc_now
 from feeder.sweeper import PassReport
@@ -31,6 +34,8 @@ files (``backfill-….slice-003-of-032.sqlite3``) match it too."""
 DEFAULT_SLICES = 32
 DEFAULT_CONCURRENCY = 8
 """Eight sweeps keep 20 requests/s busy against pages that take up to ~300 ms each."""
+
+T = TypeVar("T")
 
 
 def default_state_path(checkpoint: Path, start: datetime, end: datetime | None) -> Path:
@@ -75,6 +80,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="slices swept at once, all under FEEDER_API__REQUESTS_PER_S "
         f"(default {DEFAULT_CONCURRENCY})",
     )
+    parser.add_argument(
+        "--metrics-port",
+        type=port_number,
+        default=None,
+        help="serve the progress as Prometheus metrics on this port while the backfill runs "
+        "(/metrics, /healthz, /readyz; 0 = any free port; default: nothing listens)",
+    )
+    parser.add_argument(
+        "--metrics-host",
+        default=None,
+        help="the address --metrics-port listens on (default: FEEDER_OBSERVABILITY__HOST)",
+    )
     parser.add_argument("--config", type=Path, help="TOML file of settings (env vars override)")
 
 
@@ -82,6 +99,13 @@ def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def port_number(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 0 to 65535, got {value}")
     return value
 
 
@@ -122,25 +146,51 @@ class BackfillProgress:
 
     @property
     def done(self) -> float:
-        """The share of the window's span swept (slices not begun yet count as not done)."""
+        """The share of the window's span swept (slices not begun yet count as not done); 1.0
+        once every slice is done (their spans leave out the millisecond between two slices)."""
         span_s = (self._end - self._start).total_seconds()
-        if span_s <= 0:
+        if span_s <= 0 or self._all_slices_done():
             return 1.0
         return min(1.0, sum(covered for _, covered in self._slices.values()) / span_s)
 
+    @property
+    def slices_total(self) -> int:
+        """Slices this run has begun (or found done): all of them once every sweep started."""
+        return len(self._slices)
+
+    @property
+    def records_per_s(self) -> float:
+        """Records read per second since this run began."""
+        return self.records / max(1e-9, self._monotonic() - self._began_s)
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left at the pace since the first page of this run; ``None`` while unknown
+        (no page yet, or nothing gained since)."""
+        if self._covered_at_start_s is None:
+            return None
+        done = self.done
+        gained = done - self._covered_at_start_s
+        if gained <= 0:
+            return None
+        return (1.0 - done) * max(1e-9, self._monotonic() - self._began_s) / gained
+
+    def _all_slices_done(self) -> bool:
+        count = next((piece.count for piece, _ in self._slices.values()), None)
+        return count is not None and self.slices_done >= count
+
     def status(self) -> str:
         """The progress line: done, counts, rate and time left."""
-        elapsed_s = max(1e-9, self._monotonic() - self._began_s)
         done = self.done
         if self._covered_at_start_s is None:
             self._covered_at_start_s = done
-        gained = done - self._covered_at_start_s
-        eta = "?" if gained <= 0 else _duration((1.0 - done) * elapsed_s / gained)
+        eta_s = self.eta_s
+        eta = "?" if eta_s is None else _duration(eta_s)
         bar = "#" * int(done * 30)
         return (
             f"[{bar:<30}] {done:6.1%}  {self.records:,} records  {self.events:,} events  "
-            f"{self.dead_letters:,} dead letters  {self.records / elapsed_s:,.0f} records/s  "
-            f"ETA {eta}  slices {self.slices_done}/{len(self._slices)} done"
+            f"{self.dead_letters:,} dead letters  {self.records_per_s:,.0f} records/s  "
+            f"ETA {eta}  slices {self.slices_done}/{self.slices_total} done"
         )
 
     def slice_page(self, piece: Slice, plan: PagePlan) -> None:
@@ -228,6 +278,16 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
+async def _serving_metrics(
+    backfilling: Awaitable[T], progress: BackfillProgress, listener: socket.socket | None
+) -> T:
+    """Await ``backfilling``, serving ``progress`` on ``listener`` meanwhile (if there is one)."""
+    if listener is None:
+        return await backfilling
+    async with backfill_metrics_served(progress, listener):
+        return await backfilling
+
+
 def run(args: argparse.Namespace) -> int:
     settings = load_or_explain(args.config)
     if settings is None:
@@ -243,20 +303,32 @@ def run(args: argparse.Namespace) -> int:
         print("error: --state must not be the live checkpoint file", file=sys.stderr)
         return 2
     progress = BackfillProgress(args.start, end, sys.stderr)
-    try:
-        asyncio.run(
-            collecting_on_a_timer(
-                run_backfill(
-                    settings,
-                    start=args.start,
-                    end=end,
-                    state_path=state,
-                    observer=progress,
-                    slices=args.slices,
-                    concurrency=args.concurrency,
-                )
+    listener = None
+    if args.metrics_port is not None:
+        host = args.metrics_host or settings.observability.host
+        try:
+            listener = bind_tcp(host, args.metrics_port)
+        except OSError as exc:
+            print(
+                f"error: cannot listen on {host}:{args.metrics_port} ({exc}); "
+                "choose another --metrics-port (0 = any free one) or --metrics-host",
+                file=sys.stderr,
             )
-        )
+            return 2
+        authority = f"[{host}]" if ":" in host else host
+        bound_port = listener.getsockname()[1]
+        print(f"backfill metrics at http://{authority}:{bound_port}/metrics", file=sys.stderr)
+    backfilling = run_backfill(
+        settings,
+        start=args.start,
+        end=end,
+        state_path=state,
+        observer=progress,
+        slices=args.slices,
+        concurrency=args.concurrency,
+    )
+    try:
+        asyncio.run(collecting_on_a_timer(_serving_metrics(backfilling, progress, listener)))
         progress.finish()
     except FeederError as error:
         print(f"\nerror: {error} (run the same command again to resume)", file=sys.stderr)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
-from collections.abc import Awaitable, Callable, Generator, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, MutableMapping
 from datetime import datetime
 from typing import Any
 
@@ -100,3 +101,21 @@ def embedded_server(app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> E
     """A uvicorn server for ``app``; run it with ``serve(sockets=[bind_socket(...)])``."""
     config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
     return EmbeddedServer(config)
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    app: Callable[[Scope, Receive, Send], Awaitable[None]], listener: socket.socket
+) -> AsyncIterator[EmbeddedServer]:
+    """Serve ``app`` on ``listener`` while the block runs; on leaving it, however, the server
+    finishes the responses under way and stops, and ``listener`` is closed."""
+    server = embedded_server(app)
+    task = asyncio.create_task(server.serve(sockets=[listener]), name="metrics-server")
+    try:
+        yield server
+    finally:
+        server.should_exit = True
+        try:
+            await task
+        finally:
+            listener.close()
