@@ -25,8 +25,11 @@ def bench_topics(scenario: str) -> TopicNames:
 
 
 def topic_env(topics: TopicNames) -> dict[str, str]:
-    """The feeder's settings naming ``topics`` (already created, so it creates none)."""
+    """The feeder's settings naming ``topics`` (already created, so it creates none), and a
+    feed of their own: a feed that finds its name's heartbeats from an earlier run on the same
+    broker, with an empty checkpoint, refuses to start (README, Guarantees)."""
     return {
+        "FEEDER_FEED_NAME": topics.events.removesuffix(".events"),
         "FEEDER_KAFKA__TOPICS__EVENTS": topics.events,
         "FEEDER_KAFKA__TOPICS__FRAUD": topics.fraud,
         "FEEDER_KAFKA__TOPICS__STATE": topics.state,

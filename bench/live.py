@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 import sys
 import time
 import urllib.request
@@ -23,7 +24,15 @@ import uuid
 from pathlib import Path
 
 from kafka_io import bench_topics, create_topics, percentile, read_freshness, topic_env
-from processes import AdminClient, cpu_seconds, rss_bytes, start_feeder, start_simulator, stop
+from processes import (
+    AdminClient,
+    cpu_seconds,
+    has_exited,
+    rss_bytes,
+    start_feeder,
+    start_simulator,
+    stop,
+)
 from prometheus_client.parser import text_string_to_metric_families
 from visibility import measure as measure_visibility
 
@@ -74,16 +83,24 @@ def _metrics(port: int) -> dict[str, float]:
     return found
 
 
-def _wait_ready(port: int, timeout_s: float = 60.0) -> None:
+def _wait_ready(
+    feeder: subprocess.Popen[bytes], port: int, log: Path, timeout_s: float = 60.0
+) -> None:
     deadline_s = time.monotonic() + timeout_s
     while time.monotonic() < deadline_s:
+        if has_exited(feeder):
+            raise RuntimeError(
+                f"feeder run exited before serving /metrics: {log.read_text()[-2000:]}"
+            )
         try:
             _metrics(port)
         except OSError:
             time.sleep(0.2)
             continue
         return
-    raise RuntimeError("the feeder did not serve /metrics in time")
+    raise RuntimeError(
+        f"the feeder did not serve /metrics in {timeout_s:.0f} s: {log.read_text()[-2000:]}"
+    )
 
 
 SHAPES = (
@@ -156,7 +173,7 @@ def measure_live(
     log = workdir / f"live-{run}.log"
     feeder = start_feeder(["run"], feeder_env, log, python=feeder_python)
     try:
-        _wait_ready(port)
+        _wait_ready(feeder, port, log)
         time.sleep(warmup_s)
         seq_0 = int(admin.call("GET", "status")["last_seq"])  # type: ignore[call-overload]
         cpu_0, metrics_0 = cpu_seconds(feeder.pid), _metrics(port)
@@ -170,10 +187,12 @@ def measure_live(
         rss = rss_bytes(feeder.pid)
         time.sleep(tail_s)  # what became visible late in the window is caught meanwhile
     finally:
-        usage = stop(feeder)
-        admin.close()
-        simulator.terminate()
-        simulator.wait(timeout=60)
+        try:
+            usage = stop(feeder)
+        finally:
+            admin.close()
+            simulator.terminate()
+            simulator.wait(timeout=60)
     if usage.returncode != 0:
         raise RuntimeError(f"feeder run exited {usage.returncode}: {log.read_text()[-2000:]}")
     wall_s = wall_1 - wall_0

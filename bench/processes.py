@@ -129,9 +129,20 @@ def wait_with_usage(process: subprocess.Popen[bytes], timeout_s: float) -> ExitU
     )
 
 
+def has_exited(process: subprocess.Popen[bytes]) -> bool:
+    """Whether ``process`` has exited, leaving it to be reaped (with its usage) by ``stop``."""
+    found = os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    return found is not None
+
+
 def stop(process: subprocess.Popen[bytes], timeout_s: float = 30.0) -> ExitUsage:
-    """SIGTERM (a graceful stop for both feeder and the simulator), then wait."""
-    process.send_signal(signal.SIGTERM)
+    """SIGTERM (a graceful stop for both feeder and the simulator), then wait.
+
+    ``os.kill``, not ``Popen.send_signal``: that polls first and so reaps a process which has
+    already exited, after which ``wait4`` has no usage to report (``ChildProcessError``). An
+    exited but unreaped child keeps its pid, so the signal cannot reach another process.
+    """
+    os.kill(process.pid, signal.SIGTERM)
     return wait_with_usage(process, timeout_s)
 
 
