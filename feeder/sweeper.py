@@ -33,6 +33,7 @@ from feeder.core.passes import (
     reread_passes,
 )
 from feeder.core.records import OutgoingRecord, TopicNames, page_records
+from feeder.core.seen_versions import SeenVersions
 from feeder.core.state import FeedPosition, reread_name
 from feeder.delivery import PageDelivery
 from feeder.errors import ApiUnavailableError
@@ -144,6 +145,8 @@ class Sweeper:
         self._expected_fetch_s = 0.0
         self._replay_logged = False
         self._unfinished: dict[tuple[datetime, tuple[float, ...]], _Unfinished] = {}
+        # Only re-read passes read a version again; without them there is nothing to remember.
+        self._seen = SeenVersions() if config.reread_delays_s else None
 
     @staticmethod
     async def resume_position(
@@ -264,7 +267,7 @@ class Sweeper:
         previous_updated_at: datetime | None,
         read_at: datetime,
     ) -> PagePlan:
-        parsed = parse_page(page.records)
+        parsed = parse_page(page.records, self._seen)
         known = await self._store.load_states(parsed.session_ids)
         now = self._clock()
         plan = plan_page(
@@ -291,7 +294,14 @@ class Sweeper:
             reached=read.end if page.next_after is None else plan.last_updated_at,
             read_at=read_at,
         )
-        delivered = await self._delivery.deliver(records, plan.states.values(), position)
+        try:
+            delivered = await self._delivery.deliver(records, plan.states.values(), position)
+        except BaseException:
+            if self._seen is not None:
+                self._seen.forget(plan.states)
+            raise
+        if self._seen is not None:
+            self._seen.committed(plan)
         self.position = position
         self._density.add(snapshot.updated_at for snapshot in plan.fresh)
         self._observer.page_written(

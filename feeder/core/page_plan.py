@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from feeder.core.diff import Verdict, apply_version, classify
 from feeder.core.events import ChangeEvent, change_events
+from feeder.core.seen_versions import SeenVersions
 from feeder.core.snapshot import SessionSnapshot, parse_session
 from feeder.core.state import SessionState, fingerprint
+from feeder.core.timestamps import parse_timestamp
 from feeder.errors import MalformedRecordError
 
 
@@ -22,26 +25,56 @@ class DeadLetter:
     field: str | None
 
 
+class SeenRecord(NamedTuple):
+    """A record ``SeenVersions`` recognised as the version the checkpoint holds (a duplicate),
+    kept only for the page's order and cursor."""
+
+    session_id: str
+    updated_at: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedPage:
-    snapshots: tuple[SessionSnapshot, ...]
+    """The page's valid records in page order: snapshots, and records recognised as seen."""
+
+    entries: tuple[SessionSnapshot | SeenRecord, ...]
     dead_letters: tuple[DeadLetter, ...]
 
     @property
+    def snapshots(self) -> tuple[SessionSnapshot, ...]:
+        return tuple(entry for entry in self.entries if isinstance(entry, SessionSnapshot))
+
+    @property
     def session_ids(self) -> set[str]:
-        return {snapshot.session_id for snapshot in self.snapshots}
+        """The sessions whose state the plan needs (a seen record needs none)."""
+        return {entry.session_id for entry in self.entries if isinstance(entry, SessionSnapshot)}
 
 
-def parse_page(records: Sequence[object]) -> ParsedPage:
-    """Validate every record; bad ones become dead letters and never stop the page."""
-    snapshots: list[SessionSnapshot] = []
+def parse_page(records: Sequence[object], seen: SeenVersions | None = None) -> ParsedPage:
+    """Validate every record; bad ones become dead letters and never stop the page.
+
+    A record ``seen`` holds is a duplicate and is not validated again, unless its session
+    appeared earlier in the page: a version applied there has since become the newest.
+    """
+    entries: list[SessionSnapshot | SeenRecord] = []
     dead_letters: list[DeadLetter] = []
+    in_page: set[str] = set()
     for raw in records:
+        session_id = None if seen is None else seen.holds(raw)
+        if session_id is not None and session_id not in in_page:
+            # holds() checked updatedAt is a string that validated before, unchanged since
+            updated_at = parse_timestamp(raw["updatedAt"])  # type: ignore[index]
+            entries.append(SeenRecord(session_id, updated_at))
+            in_page.add(session_id)
+            continue
         try:
-            snapshots.append(parse_session(raw))
+            snapshot = parse_session(raw)
         except MalformedRecordError as exc:
             dead_letters.append(DeadLetter(raw=raw, reason=str(exc), field=exc.field))
-    return ParsedPage(tuple(snapshots), tuple(dead_letters))
+            continue
+        entries.append(snapshot)
+        in_page.add(snapshot.session_id)
+    return ParsedPage(tuple(entries), tuple(dead_letters))
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +82,17 @@ class PagePlan:
     """What one page turns into.
 
     ``fresh`` are the versions never seen before (they update the state topic and ``states``);
-    ``states`` holds the state per session to commit after delivery. ``replayed`` names the
-    sessions one of whose older versions was served again; ``regressed`` counts new versions
-    whose ``updatedAt`` is older than one applied before; ``new_version_ages_s`` is, per fresh
-    version, how old its ``updatedAt`` was when it was first seen (its lateness).
+    ``confirmed`` the snapshots validated and found to be their session's newest applied
+    version (duplicates ``SeenVersions`` did not know yet); ``states`` holds the state per
+    session to commit after delivery. ``replayed`` names the sessions one of whose older
+    versions was served again; ``regressed`` counts new versions whose ``updatedAt`` is older
+    than one applied before; ``new_version_ages_s`` is, per fresh version, how old its
+    ``updatedAt`` was when it was first seen (its lateness).
     """
 
     events: tuple[ChangeEvent, ...]
     fresh: tuple[SessionSnapshot, ...]
+    confirmed: tuple[SessionSnapshot, ...]
     states: Mapping[str, SessionState]
     dead_letters: tuple[DeadLetter, ...]
     duplicates: int
@@ -90,22 +126,27 @@ def plan_page(
     updated: dict[str, SessionState] = {}
     events: list[ChangeEvent] = []
     fresh: list[SessionSnapshot] = []
+    confirmed: list[SessionSnapshot] = []
     ages_s: list[float] = []
     replayed: list[str] = []
     duplicates = regressed = order_violations = 0
     previous = previous_updated_at
     max_updated_at: datetime | None = None
-    for snapshot in parsed.snapshots:
+    for snapshot in parsed.entries:
         if previous is not None and snapshot.updated_at < previous:
             order_violations += 1
         previous = snapshot.updated_at
         if max_updated_at is None or snapshot.updated_at > max_updated_at:
             max_updated_at = snapshot.updated_at
+        if isinstance(snapshot, SeenRecord):
+            duplicates += 1
+            continue
         state = working.get(snapshot.session_id)
         version = fingerprint(snapshot)
         verdict = classify(state, version)
         if verdict is Verdict.DUPLICATE:
             duplicates += 1
+            confirmed.append(snapshot)
             continue
         if verdict is Verdict.REPLAYED:
             replayed.append(snapshot.session_id)
@@ -121,6 +162,7 @@ def plan_page(
     return PagePlan(
         events=tuple(events),
         fresh=tuple(fresh),
+        confirmed=tuple(confirmed),
         states=updated,
         dead_letters=parsed.dead_letters,
         duplicates=duplicates,

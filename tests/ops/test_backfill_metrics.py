@@ -39,6 +39,7 @@ def page(records: int, *, events: int, reached_s: float) -> PagePlan:
     return PagePlan(
         events=(None,) * events,  # type: ignore[arg-type]  # only counted
         fresh=(),
+        confirmed=(),
         states={},
         dead_letters=(),
         duplicates=records,

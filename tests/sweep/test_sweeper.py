@@ -378,3 +378,63 @@ async def test_a_record_too_large_for_kafka_is_dead_lettered_as_a_stand_in() -> 
         assert body["bytes"] > 5000
         assert b"FEEDER_KAFKA__MAX_RECORD_BYTES" in dict(stand_in.headers)["feeder_error_reason"]
     assert sweeper.position.live == at(6.001)  # the feed moved on
+
+
+def states_asked(store: MemoryCheckpointStore) -> list[set[str]]:
+    """Records the session ids of every ``load_states`` call on ``store`` from now on."""
+    asked: list[set[str]] = []
+    load_states = store.load_states
+
+    async def recording(session_ids):  # type: ignore[no-untyped-def]
+        asked.append(set(session_ids))
+        return await load_states(session_ids)
+
+    store.load_states = recording  # type: ignore[method-assign]
+    return asked
+
+
+async def test_re_reads_of_unchanged_sessions_load_no_state_and_publish_nothing() -> None:
+    api, store, sink, clock = parts()
+    sweeper, observer = await make_sweeper(api, store, sink, clock, reread_delays_s=(1, 4))
+    asked = states_asked(store)
+    api.put(record("a", created=100, updated=100.2, entered=100.2))
+    api.put(record("b", created=100, updated=100.4))
+    await tick(sweeper, clock)
+    assert asked == [{"a", "b"}]  # first sight: validated, states looked up
+    api.put(record("b", created=100, updated=100.9, fraud=True))
+    for _ in range(5):  # both passes re-read [100, 101]
+        await tick(sweeper, clock)
+    assert set().union(*asked[1:]) == {"b"}  # only the changed session's state was needed
+    assert sum(plan.duplicates for _, plan, _ in observer.pages) >= 4
+    assert event_types(sink) == {
+        "session.created": 2,
+        "session.entered": 1,
+        "session.suspected_fraud_changed": 1,
+    }
+
+
+async def test_a_delivery_that_failed_after_committing_is_not_trusted_by_the_re_reads() -> None:
+    """A delivery can fail after its commit took (an EndTxn whose answer was lost): what the
+    re-reads knew of its sessions may be stale, so they judge them the long way again."""
+    api, store, sink, clock = parts()
+    sweeper, observer = await make_sweeper(api, store, sink, clock, reread_delays_s=(1, 8))
+    flagged = record("s", created=100, updated=100.2, fraud=True)
+    api.put(flagged)
+    await tick(sweeper, clock)
+    deliver = sweeper._delivery.deliver
+
+    async def commit_then_fail(*args):  # type: ignore[no-untyped-def]
+        await deliver(*args)
+        raise SinkUnavailableError("the commit's answer was lost")
+
+    sweeper._delivery.deliver = commit_then_fail  # type: ignore[method-assign]
+    api.put(record("s", created=100, updated=100.6, fraud=False))
+    with pytest.raises(SinkUnavailableError):
+        await tick(sweeper, clock)
+    sweeper._delivery.deliver = deliver  # type: ignore[method-assign]
+    api.put(flagged)  # a lagging replica serves the flagged version again
+    for _ in range(8):
+        await tick(sweeper, clock)
+    # the failed tick moved no cursor: both passes read 100.2 again, and each finds a replay
+    assert sum(len(plan.replayed) for _, plan, _ in observer.pages) == 2
+    assert event_types(sink)["session.suspected_fraud_changed"] == 2  # up, down; not up again
