@@ -7,8 +7,10 @@
 The simulator and the feeder run as children (``bench/processes.py``); py-spy samples the
 feeder (every thread, idle samples left out) and each sample is put in the stage of its
 innermost frame that names one: parse (the body's JSON), validation, dedupe/diff, event ids,
-encoding, Kafka hand-off (the sink and aiokafka), checkpoint (SQLite), HTTP client, asyncio,
-start-up (imports), other. Prints the shares and writes the raw stacks beside ``--out``.
+encoding, Kafka hand-off (the sink and aiokafka), checkpoint (SQLite), HTTP client, metrics
+(prometheus-client and the feeder's observers), start-up (imports), sweep loop (the sweeper's
+own lines, mostly freeing the previous page), asyncio, other. Prints the shares and writes the
+raw stacks beside ``--out``.
 Needs the Kafka broker of ``bench/run.py``.
 """
 
@@ -52,7 +54,10 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Kafka hand-off", ("aiokafka/", "feeder/sink/")),
     ("checkpoint", ("feeder/checkpoint/", "sqlite3")),
     ("HTTP client", ("httpx/", "httpcore/", "h11/", "anyio/", "feeder/source/")),
+    ("metrics", ("prometheus_client/", "feeder/observability/")),
     ("start-up (imports)", ("<frozen importlib", "importlib/")),
+    # The sweep's own lines: mostly freeing the previous page when the next one arrives.
+    ("sweep loop", ("feeder/sweeper.py",)),
     ("asyncio", ("asyncio/", "selectors.py")),
 )
 
