@@ -47,7 +47,7 @@ class ParsedPage:
     @property
     def session_ids(self) -> set[str]:
         """The sessions whose state the plan needs (a seen record needs none)."""
-        return {entry.session_id for entry in self.entries if isinstance(entry, SessionSnapshot)}
+        return {snapshot.session_id for snapshot in self.snapshots}
 
 
 def parse_page(records: Sequence[object], seen: SeenVersions | None = None) -> ParsedPage:
