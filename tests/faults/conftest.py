@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.faults.tally import Tally
+from tests.e2e.tally import Tally
 
 _LINES: list[str] = []
 

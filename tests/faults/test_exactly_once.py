@@ -24,9 +24,8 @@ from feeder.localkafka import LocalKafkaBroker
 from feeder.localkafka.broker import free_port
 from feeder.settings import FeederSettings
 from feeder.simulator.server import run_simulator_in_thread
-from tests.e2e.feeder_process import KILLED_PAGE_S, run_env, samples, start_feeder
+from tests.e2e.feeder_process import KILLED_PAGE_S, run_env, start_feeder
 from tests.e2e.harness import (
-    assert_exactly_once,
     busy_store,
     feed_expectations,
     feeder_settings,
@@ -37,10 +36,10 @@ from tests.e2e.harness import (
     traffic_until,
     wait_until,
 )
-from tests.faults.tally import LONG, Tally, tally
+from tests.e2e.tally import Tally, judge
+from tests.faults.scale import LONG
 from tests.faults.test_outages import wait_for_readiness
 from tests.faults.test_process_faults import (
-    Gaps,
     finish,
     first_read,
     judged,
@@ -76,29 +75,27 @@ async def test_kill_9_again_and_again_publishes_every_transition_exactly_once(
         opened = now()
         feed = f"eos-{uuid.uuid4().hex[:8]}"
         env = exactly_once_env(sim.base_url, sim.token, kafka_bootstrap, cache, port, feed=feed)
-        gaps, blind, killed_at = await kill_again_and_again(
+        blind, killed_at = await kill_again_and_again(
             env, log, kills=KILLS, chance=chance, opened=opened
         )
         exit_code = await last_run(
             sim,
             env,
             log,
-            gaps=gaps,
             blind=blind,
             blind_from=killed_at - timedelta(seconds=KILLED_PAGE_S),
         )
-        result, events, expect = await judged(
-            sim,
-            env=env,
-            gaps=gaps,
-            blind=blind,
-            bootstrap=kafka_bootstrap,
-            scenario=f"exactly-once, kill -9 x{KILLS} under live load",
-        )
-    fault_report.append(result)
+        events, expect = await judged(sim, env=env, blind=blind, bootstrap=kafka_bootstrap)
     assert exit_code == 0, log.read_text()[-3000:]
-    assert (result.lost, result.same_id, result.new_id) == (0, 0, 0), result.line()
-    assert_exactly_once(events, expect, first_times=False)
+    result = judge(
+        f"exactly-once, kill -9 x{KILLS} under live load",
+        events,
+        expect,
+        first_times=False,
+        min_required=300,  # no feeder reads between a kill and the restart
+        max_excused_share=0.3,
+    )
+    fault_report.append(result)
     await judged_by_kafkas_own_consumer(kafka_bootstrap, env, [event.id for event in events])
 
 
@@ -154,7 +151,6 @@ async def test_a_second_instance_with_the_same_feed_name_fences_the_first(
         try:
             blind = [(opened, await first_read(first_port, first_log))]
             await traffic_until(sim, 60)
-            gaps: Gaps = [samples(first_port)]
             # from the page the first instance had in flight until the second one reads, the
             # feed is blind: that page is never committed, and the second one reads from the
             # committed position on
@@ -168,26 +164,25 @@ async def test_a_second_instance_with_the_same_feed_name_fences_the_first(
             assert f"feeder-{feed}" in first_log.read_text()
             await traffic_until(sim, 60)
             exit_code = await finish(
-                sim, second, Path(second_env["FEEDER_CHECKPOINT__PATH"]), second_port, gaps
+                sim, second, Path(second_env["FEEDER_CHECKPOINT__PATH"]), second_port
             )
         finally:
             for process in (first, second):
                 if process is not None and process.poll() is None:
                     process.kill()
-        result, events, expect = await judged(
-            sim,
-            env=second_env,
-            gaps=gaps,
-            blind=blind,
-            bootstrap=kafka_bootstrap,
-            scenario=f"{mode}, a second instance fences the first",
-        )
-    fault_report.append(result)
+        events, expect = await judged(sim, env=second_env, blind=blind, bootstrap=kafka_bootstrap)
     assert exit_code == 0, second_log.read_text()[-3000:]
     once = mode == "exactly-once"
-    assert (result.lost, result.new_id) == (0, 0), result.line()
-    assert result.same_id == 0 or not once, result.line()
-    assert_exactly_once(events, expect, first_times=False, resends_allowed=not once)
+    result = judge(
+        f"{mode}, a second instance fences the first",
+        events,
+        expect,
+        first_times=False,
+        resends_allowed=not once,
+        min_required=100,  # no feeder reads while the second one starts
+        max_excused_share=0.25,
+    )
+    fault_report.append(result)
     if once:
         await judged_by_kafkas_own_consumer(kafka_bootstrap, second_env, [e.id for e in events])
 
@@ -233,14 +228,19 @@ async def test_a_broker_restart_in_the_middle_of_transactions_loses_and_repeats_
                 blind = [(stopped_at - timedelta(seconds=KILLED_PAGE_S), now())]
                 await traffic_until(sim, 100)
                 await quiesce(sim, app)
-            expect = feed_expectations(sim, app, blind_spans=blind)
+            expect = feed_expectations(sim, settings, blind_spans=blind)
         events = await published_events(broker.bootstrap_servers, settings.kafka.topics.events)
     finally:
         broker.stop()
-    result = tally("exactly-once, broker restarted under a transaction", events, expect)
+    result = judge(
+        "exactly-once, broker restarted under a transaction",
+        events,
+        expect,
+        first_times=False,
+        min_required=500,  # the feed backs off while the broker is down
+        max_excused_share=0.55,
+    )
     fault_report.append(result)
-    assert (result.lost, result.same_id, result.new_id) == (0, 0, 0), result.line()
-    assert_exactly_once(events, expect, first_times=False)
 
 
 async def test_a_lost_checkpoint_topic_is_refused_when_heartbeats_show_the_feed_ran(
