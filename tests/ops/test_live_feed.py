@@ -97,10 +97,10 @@ async def test_events_read_back_from_kafka_validate_against_the_schemas(
     feed: LiveFeed, kafka_bootstrap: str
 ) -> None:
     topics = feed.settings.kafka.topics
-    events = await read_topic(kafka_bootstrap, topics.events, at_least=1, max_polls=10)
-    fraud = await read_topic(kafka_bootstrap, topics.fraud, at_least=1, max_polls=10)
-    states = await read_topic(kafka_bootstrap, topics.state, at_least=1, max_polls=10)
-    letters = await read_topic(kafka_bootstrap, topics.dead_letter, at_least=1, max_polls=10)
+    events = await read_topic(kafka_bootstrap, topics.events, at_least=1)
+    fraud = await read_topic(kafka_bootstrap, topics.fraud, at_least=1)
+    states = await read_topic(kafka_bootstrap, topics.state, at_least=1)
+    letters = await read_topic(kafka_bootstrap, topics.dead_letter, at_least=1)
     types_seen = set()
     for record in events + fraud:
         assert record.value is not None
