@@ -9,6 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from feeder.localkafka import LocalKafkaBroker
+from tests.hypothesis_profiles import load_profile
+
+load_profile()
 
 
 @pytest.fixture(scope="session")
