@@ -152,7 +152,15 @@ class LocalKafkaBroker:
             raise KeyError(f"this broker has no {listener} listener")
         return f"127.0.0.1:{self._secured_ports[listener]}"
 
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
     def start(self) -> None:
+        """Start the broker (on the same ports and, with ``data_dir``, the same data as before a
+        ``stop()``); nothing to do while it runs."""
+        if self.running:
+            return
         started = time.monotonic()
         libs = broker_classpath(self.version)
         self._data_dir = self._given_data_dir or Path(tempfile.mkdtemp(prefix="feeder-kafka-"))

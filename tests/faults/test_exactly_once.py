@@ -47,6 +47,7 @@ from tests.faults.test_process_faults import (
     last_run,
 )
 from tests.kafka_console_consumer import read_with_console_consumer
+from tests.worker_groups import RESTARTABLE_KAFKA
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(900)]
 
@@ -191,47 +192,48 @@ async def test_a_second_instance_with_the_same_feed_name_fences_the_first(
 # #1134; feeder/sink/transactional.py); its sockets are closed only when it is collected.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
+@RESTARTABLE_KAFKA
 async def test_a_broker_restart_in_the_middle_of_transactions_loses_and_repeats_nothing(
-    abandoned_producers_collected: None, tmp_path: Path, fault_report: list[Tally | str]
+    abandoned_producers_collected: None,
+    restartable_kafka: LocalKafkaBroker,
+    tmp_path: Path,
+    fault_report: list[Tally | str],
 ) -> None:
     """Pages of 7 records keep a transaction open nearly all the time; the broker stops under
     one (its outcome is then unknown to the feed: the store reads its topic again before it
     goes on) and comes back on the same data."""
-    broker = LocalKafkaBroker(data_dir=tmp_path / "kafka")
+    broker = restartable_kafka
     broker.start()
-    try:
-        with run_simulator_in_thread(busy_store(seed=55)) as sim:
-            settings = feeder_settings(
-                sim.base_url,
-                sim.token,
-                broker.bootstrap_servers,
-                tmp_path / "cache.sqlite3",
-                page_size=7,
-                checkpoint_backend="kafka",
-                delivery={"mode": "exactly-once", "transaction_timeout_s": 30},
-            )
-            settings = settings.model_copy(
-                update={
-                    "kafka": settings.kafka.model_copy(update={"send_timeout_s": 3.0}),
-                    "sweep": settings.sweep.model_copy(update={"error_backoff_max_s": 2.0}),
-                }
-            )
-            async with running_feed(settings) as app:
-                await traffic_until(sim, 100)
-                published = app.metrics.events_published.collect()
-                assert sum(s.value for f in published for s in f.samples) > 0
-                stopped_at = now()
-                await asyncio.to_thread(broker.stop)  # lands in a transaction: pages are tiny
-                await wait_for_readiness(app, 503, timeout_s=30)
-                await asyncio.to_thread(broker.start)
-                await wait_for_readiness(app, 200, timeout_s=90)
-                blind = [(stopped_at - timedelta(seconds=KILLED_PAGE_S), now())]
-                await traffic_until(sim, 100)
-                await quiesce(sim, app)
-            expect = feed_expectations(sim, settings, blind_spans=blind)
-        events = await published_events(broker.bootstrap_servers, settings.kafka.topics.events)
-    finally:
-        broker.stop()
+    with run_simulator_in_thread(busy_store(seed=55)) as sim:
+        settings = feeder_settings(
+            sim.base_url,
+            sim.token,
+            broker.bootstrap_servers,
+            tmp_path / "cache.sqlite3",
+            page_size=7,
+            checkpoint_backend="kafka",
+            delivery={"mode": "exactly-once", "transaction_timeout_s": 30},
+        )
+        settings = settings.model_copy(
+            update={
+                "kafka": settings.kafka.model_copy(update={"send_timeout_s": 3.0}),
+                "sweep": settings.sweep.model_copy(update={"error_backoff_max_s": 2.0}),
+            }
+        )
+        async with running_feed(settings) as app:
+            await traffic_until(sim, 100)
+            published = app.metrics.events_published.collect()
+            assert sum(s.value for f in published for s in f.samples) > 0
+            stopped_at = now()
+            await asyncio.to_thread(broker.stop)  # lands in a transaction: pages are tiny
+            await wait_for_readiness(app, 503, timeout_s=30)
+            await asyncio.to_thread(broker.start)
+            await wait_for_readiness(app, 200, timeout_s=90)
+            blind = [(stopped_at - timedelta(seconds=KILLED_PAGE_S), now())]
+            await traffic_until(sim, 100)
+            await quiesce(sim, app)
+        expect = feed_expectations(sim, settings, blind_spans=blind)
+    events = await published_events(broker.bootstrap_servers, settings.kafka.topics.events)
     result = judge(
         "exactly-once, broker restarted under a transaction",
         events,
