@@ -139,9 +139,12 @@ class Expectations:
 
     @property
     def excused_share(self) -> float:
-        """Excused transitions among every transition the traffic made."""
+        """Transitions excused without a declared fault window (short-lived, or later than the
+        lookback) among every transition the traffic made: what the feed's configuration alone
+        lets it miss."""
         total = len(self.expected) + len(self.excused) + len(self.unexcusable)
-        return len(self.excused) / total if total else 0.0
+        outside = sum(e.reason is not Excuse.FAULT_WINDOW for e in self.excused)
+        return outside / total if total else 0.0
 
 
 def _blind(moment_ms: int | None, spans: Sequence[Span]) -> bool:
@@ -266,8 +269,8 @@ def _excuse(
 ) -> Excused | None:
     """Why it may have gone unseen, or ``None`` if some version of it held too long.
 
-    The reason is the weakest excuse any of its versions needed: a fault window over a version
-    beyond the lookback over one that was merely short-lived."""
+    The reason: a declared fault window if one of its versions was visible during one (the
+    fault may be why it went unseen), else a version beyond the lookback, else short-lived."""
     longest: float | None = 0.0
     needed: set[Excuse] = set()
     for number, version in held:
@@ -279,12 +282,10 @@ def _excuse(
         if until_ms is None:
             return None  # still visible, on time for the feed, and never read
         held_s = (until_ms - version.visible_at_ms) / 1000
-        if held_s < bound_s:
-            needed.add(Excuse.SHORT_LIVED)
-        elif held_s < bound_s + _blind_s(version.visible_at_ms, until_ms, blind_spans):
-            needed.add(Excuse.FAULT_WINDOW)
-        else:
+        in_faults_s = _blind_s(version.visible_at_ms, until_ms, blind_spans)
+        if held_s >= bound_s + in_faults_s:
             return None
+        needed.add(Excuse.FAULT_WINDOW if in_faults_s > 0 else Excuse.SHORT_LIVED)
         longest = max(longest or 0.0, held_s)
     reason = next(
         (r for r in (Excuse.FAULT_WINDOW, Excuse.BEYOND_LOOKBACK) if r in needed),

@@ -22,7 +22,7 @@ class Tally:
     required: int  # observable transitions the feed had to publish
     optional: int  # transitions the feed may or may not have seen (served only in a fault)
     excused: dict[Excuse, int]  # never-served transitions, by the reason they are excused
-    excused_share: float  # excused among all transitions the traffic made
+    excused_share: float  # excused without a fault window, among all the traffic made
     longest_short_lived_s: float  # the longest a short-lived excused version stayed visible
     seen: int  # distinct events in the topic
     lost: int  # required transitions with no event, and unexcusable ones
@@ -42,7 +42,8 @@ class Tally:
                 if reasons
                 else ""
             )
-            + f" = {self.excused_share:.1%}, {self.optional} optional; {self.seen} events seen, "
+            + f"; {self.excused_share:.1%} excused without a fault, {self.optional} optional; "
+            f"{self.seen} events seen, "
             f"{self.lost} lost, {self.same_id} re-sent with the same id, {self.new_id} with a "
             "new id" + (f" (lost: {lost_kinds})" if lost_kinds else "")
         )
@@ -77,14 +78,15 @@ def tally(scenario: str, events: list[PublishedEvent], expect: Expectations) -> 
 
 def check_bounds(result: Tally, *, min_required: int, max_excused_share: float) -> None:
     """The run tested something: at least ``min_required`` transitions were required, and at
-    most ``max_excused_share`` of all were excused (both declared by the test)."""
+    most ``max_excused_share`` of all were excused without a fault window the test declared
+    (both bounds declared by the test)."""
     assert result.required >= min_required, (
         f"only {result.required} transitions were required, fewer than the {min_required} this "
         f"test declares it checks: {result.line()}"
     )
     assert result.excused_share <= max_excused_share, (
-        f"{result.excused_share:.1%} of the transitions were excused, more than the "
-        f"{max_excused_share:.0%} this test allows: {result.line()}"
+        f"{result.excused_share:.1%} of the transitions were excused without a fault, more than "
+        f"the {max_excused_share:.0%} this test allows: {result.line()}"
     )
 
 

@@ -85,6 +85,7 @@ async def test_sigkill_mid_run_loses_nothing_and_sigterm_exits_cleanly(
         finally:
             if second.poll() is None:
                 second.kill()
+                second.wait(10)
         transitions = sim.call(lambda s: s.ground_truth())
         versions = sim.call(lambda s: s.versions())
     assert first.returncode == -signal.SIGKILL

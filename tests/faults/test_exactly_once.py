@@ -171,6 +171,7 @@ async def test_a_second_instance_with_the_same_feed_name_fences_the_first(
             for process in (first, second):
                 if process is not None and process.poll() is None:
                     process.kill()
+                    process.wait(10)
         events, expect = await judged(sim, env=second_env, blind=blind, bootstrap=kafka_bootstrap)
     assert exit_code == 0, second_log.read_text()[-3000:]
     once = mode == "exactly-once"

@@ -92,6 +92,7 @@ async def last_run(
     finally:
         if process.poll() is None:
             process.kill()
+            process.wait(10)
 
 
 async def kill_again_and_again(
@@ -252,6 +253,7 @@ async def test_a_full_disk_under_the_checkpoint_is_retried_and_the_feed_recovers
         finally:
             if process.poll() is None:
                 process.kill()
+                process.wait(10)
         with sqlite3.connect(checkpoint) as connection:
             assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         # what was published while commits failed is re-sent (same ids) once they succeed
@@ -324,7 +326,10 @@ async def test_a_corrupted_then_deleted_checkpoint_is_refused_and_recovered_from
         events,
         expect,
     )
-    stateless_from, stateless_until = blind[-1]  # no feeder ran; then one without the state
+    # From the last live read before the stop (at most a live gap before it) no feeder read with
+    # the state; then one without it, until its first read.
+    stateless_from = blind[-1][0] - timedelta(seconds=timing(load_settings_from(env)).live_gap_s)
+    stateless_until = blind[-1][1]
     fault_report.append(result)
     assert exit_code == 0, log.read_text()[-3000:]
     check_bounds(

@@ -114,6 +114,7 @@ class Replicas:
                 env={k: v for k, v in self.env.items() if not k.startswith("FEEDER_")},
             )
             document = orjson.loads(result.stdout)
+            assert "metrics" in document, f"feeder status could not read {url}: {document}"
             for feed in document["metrics"]["replica_feeds"].get(name, []):
                 shown[feed].append(name)
         return shown
@@ -258,6 +259,7 @@ async def test_replicas_run_each_feed_once_and_take_over_a_killed_ones_feeds(
             for process in replicas.processes.values():
                 if process.poll() is None:
                     process.kill()
+                    process.wait(10)
         truths = {
             feed: (sim.call(lambda s: s.ground_truth()), sim.call(lambda s: s.versions()))
             for feed, sim in sims.items()
