@@ -120,11 +120,14 @@ def feeder_settings(
     )
 
 
-def timing(settings: FeederSettings) -> PassTiming:
+def timing(settings: FeederSettings, *, retried: bool = False) -> PassTiming:
     """What bounds the transitions this feed may have missed, from its configuration alone
-    (see :mod:`tests.e2e.oracle`)."""
+    (see :mod:`tests.e2e.oracle`). ``retried``: the test makes the API fail now and then, so a
+    read may wait out retries: one capped backoff (``backoff_max_s``; the exponential backoffs
+    from ``backoff_initial_s`` that come before it add up to less)."""
     passes = reread_passes(settings.sweep.all_reread_delays_s, settings.sweep.poll_interval_s)
     return PassTiming(
+        retry_allowance_s=settings.api.backoff_max_s if retried else 0.0,
         poll_interval_s=settings.sweep.poll_interval_s,
         reread_delays_s=[p.delay_s for p in passes],
         cadences_s=[p.cadence_s for p in passes],
@@ -137,16 +140,17 @@ def feed_expectations(
     *,
     hidden_spans: Sequence[tuple[datetime, datetime]] = (),
     blind_spans: Sequence[tuple[datetime, datetime]] = (),
+    retried: bool = False,
 ) -> Expectations:
     """What a feed configured by ``settings`` must have published of what ``sim`` did (call
     once the feed caught up); ``hidden_spans`` and ``blind_spans`` are the fault windows the
-    test declares (see ``expectations``)."""
+    test declares (see ``expectations``), ``retried`` as for :func:`timing`."""
     transitions = sim.call(lambda s: s.ground_truth())
     versions = sim.call(lambda s: s.versions())
     return expectations(
         transitions,
         versions,
-        timing(settings),
+        timing(settings, retried=retried),
         hidden_spans=hidden_spans,
         blind_spans=blind_spans,
     )

@@ -89,7 +89,7 @@ async def test_transient_faults_are_retried_and_lose_nothing(
                 reason: sample(app, "feeder_api_retries_total", reason=reason)
                 for reason in ("retriable_status", "malformed_body", "timeout")
             }
-        expect = feed_expectations(sim, settings)
+        expect = feed_expectations(sim, settings, retried=True)
     events = await published_events(kafka_bootstrap, settings.kafka.topics.events)
     assert all(count > 0 for count in retries.values()), retries
     # a page served and then lost to a client timeout is read again, maybe in a later version

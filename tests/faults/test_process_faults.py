@@ -144,7 +144,14 @@ async def test_kill_9_again_and_again_under_live_load_loses_nothing(
     log, checkpoint, port = tmp_path / "feeder.log", tmp_path / "cp.sqlite3", free_port()
     with run_simulator_in_thread(busy_store(seed=41)) as sim:
         opened = now()  # traffic starts: the feed is blind until its first read
-        env = run_env(sim.base_url, sim.token, kafka_bootstrap, checkpoint, port)
+        env = {
+            **run_env(sim.base_url, sim.token, kafka_bootstrap, checkpoint, port),
+            # Small pages sent after a 50 ms linger keep a page in flight much of the time, so
+            # a kill often lands between a page's send and its acknowledgement: a checkpoint
+            # committed before the acks would lose that page here.
+            "FEEDER_API__PAGE_SIZE": "7",
+            "FEEDER_KAFKA__LINGER_MS": "50",
+        }
         blind, killed_at = await kill_again_and_again(
             env, log, kills=kills, chance=chance, opened=opened
         )
