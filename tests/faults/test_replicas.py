@@ -79,11 +79,33 @@ class Replicas:
     def alive(self) -> list[str]:
         return [name for name, p in self.processes.items() if p.poll() is None]
 
-    def runners(self) -> dict[str, list[str]]:
-        """Per feed, the replicas whose metrics say they run it and have read since."""
-        running: dict[str, list[str]] = {feed: [] for feed in self.feeds}
+    def metrics(self, timeout_s: float = 60) -> dict[str, Samples]:
+        """Every live replica's metrics, scraped now. A replica that does not answer (one busy
+        taking feeds over can be slow to) is asked again: a missing answer is not an empty one."""
+        deadline = time.monotonic() + timeout_s
+        scraped: dict[str, Samples] = {}
         for name in self.alive():
-            metrics = samples(self.ports[name])
+            while not (found := samples(self.ports[name])):
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"replica {name} served no metrics for {timeout_s} s")
+                time.sleep(0.2)
+            scraped[name] = found
+        return scraped
+
+    def fences(self, metrics: dict[str, Samples]) -> float:
+        """Feeds fenced so far, over the live replicas (each a restart of a feed elsewhere)."""
+        return sum(
+            value
+            for replica in metrics.values()
+            for sample, _, value in replica
+            if sample == "feeder_replica_feeds_fenced_total"
+        )
+
+    def runners(self, scraped: dict[str, Samples] | None = None) -> dict[str, list[str]]:
+        """Per feed, the replicas whose metrics (``scraped``, or scraped now) say they run it
+        and have read since."""
+        running: dict[str, list[str]] = {feed: [] for feed in self.feeds}
+        for name, metrics in (scraped or self.metrics()).items():
             for feed in self.feeds:
                 runs = feed_metric(metrics, "feeder_replica_feed_running", feed)
                 reads = feed_metric(metrics, "feeder_read_duration_seconds_count", feed)
@@ -95,10 +117,10 @@ class Replicas:
         """The replicas whose counted assignments show they are in the group."""
         return {
             name
-            for name in self.alive()
+            for name, metrics in self.metrics().items()
             if any(
                 sample == "feeder_replica_rebalances_total" and value > 0
-                for sample, _, value in samples(self.ports[name])
+                for sample, _, value in metrics
             )
         }
 
@@ -124,8 +146,7 @@ class Replicas:
 
     def caught_up(self, moment: datetime) -> bool:
         """Every feed's live read passed ``moment`` and its re-reads reached the live cursor."""
-        for name in self.alive():
-            metrics = samples(self.ports[name])
+        for metrics in self.metrics().values():
             for feed in self.feeds:
                 if feed_metric(metrics, "feeder_replica_feed_running", feed) != 1:
                     continue
@@ -159,6 +180,31 @@ async def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 
     started = time.monotonic()
     await wait_until(condition, timeout_s=timeout_s, what=what)
     return time.monotonic() - started
+
+
+SETTLED_S = 3.0
+"""How long the group's assignment must stand still to count as settled: a feed that moves
+while the group forms or takes over is started by its new owner, may be fenced by an old one
+still starting, and is started again a heartbeat interval later (README *Delivery*)."""
+
+
+async def wait_settled(replicas: Replicas, timeout_s: float = 120) -> None:
+    """Until each feed runs on one replica and no feed moved or was fenced for ``SETTLED_S``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    seen: tuple[dict[str, list[str]], float] | None = None
+    since = loop.time()
+    while True:
+        now_s = loop.time()
+        if now_s > deadline:
+            raise AssertionError(f"the replica group did not settle within {timeout_s} s")
+        metrics = replicas.metrics()
+        state = (replicas.runners(metrics), replicas.fences(metrics))
+        if state != seen:
+            seen, since = state, now_s
+        elif all(len(names) == 1 for names in state[0].values()) and now_s - since >= SETTLED_S:
+            return
+        await asyncio.sleep(0.3)
 
 
 def group_env(sims: dict[str, ThreadedSimulator], bootstrap: str, tmp_path: Path) -> dict[str, str]:
@@ -207,7 +253,10 @@ async def test_replicas_run_each_feed_once_and_take_over_a_killed_ones_feeds(
     replica_count: int,
     feed_count: int,
 ) -> None:
-    feeds = [f"store-{n}" for n in range(feed_count)]
+    # Feed names no other test uses: a feed's transactional.id is its name, and two tests
+    # running a feed of one name on the broker at once fence each other's.
+    run = uuid.uuid4().hex[:6]
+    feeds = [f"store-{n}-{run}" for n in range(feed_count)]
     names = [f"r{n}" for n in range(replica_count)]
     with contextlib.ExitStack() as running:
         sims = {
@@ -226,11 +275,16 @@ async def test_replicas_run_each_feed_once_and_take_over_a_killed_ones_feeds(
                 timeout_s=120,
                 what="every replica to join the group",
             )
-            await wait_for(replicas.each_feed_runs_once, "each feed to run on one replica")
+            await wait_settled(replicas)
             # until every feed settled on its replica, feeds moved (each move is a takeover)
             blind = {feed: [(opened, now())] for feed in feeds}
-            assert replicas.shown_by_feeder_status() == replicas.runners()
+            fences_settled = replicas.fences(replicas.metrics())
+            await wait_for(
+                lambda: replicas.shown_by_feeder_status() == replicas.runners(),
+                "feeder status to show each replica's feeds",
+            )
             await traffic(sims, 150)
+            assert replicas.fences(replicas.metrics()) == fences_settled, "fenced while settled"
             runners = replicas.runners()
             victim = max(names, key=lambda r: sum(r in n for n in runners.values()))
             moved = [feed for feed, names in runners.items() if names == [victim]]
@@ -241,10 +295,8 @@ async def test_replicas_run_each_feed_once_and_take_over_a_killed_ones_feeds(
                 lambda: all(names and victim not in names for names in replicas.runners().values()),
                 f"the feeds of {victim} ({', '.join(moved)}) to move",
             )
-            # The kill is a fault of the whole group: the moved feeds are blind until taken
-            # over, and the replicas taking them over rebuild their checkpoints while they run
-            # their own feeds, which may wait meanwhile.
-            for feed in feeds:
+            await wait_settled(replicas)
+            for feed in moved:  # blind from the page the kill cut short until taken over
                 blind[feed].append((killed_at - timedelta(seconds=KILLED_PAGE_S), now()))
             assert replicas.each_feed_runs_once()
             await traffic(sims, 150)
