@@ -34,15 +34,22 @@ port of every outgoing connection: a port handed out there can be taken by some 
 connection before its server binds it (or binds it again after a restart)."""
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now, outside the ephemeral range."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now, outside the ephemeral range,
+    and not handed out before by this process (a broker asks for several before binding any)."""
     for port in random.sample(_LISTEN_PORTS, 200):
+        if port in _HANDED_OUT:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
+        _HANDED_OUT.add(port)
+        return port
     raise OSError(f"no free port in {_LISTEN_PORTS.start}-{_LISTEN_PORTS.stop - 1}")
 
 
