@@ -32,9 +32,9 @@ from kafka_io import bench_topics, create_topics
 from feeder.core.encoding import EventEncoding, backfill
 from feeder.core.page_plan import parse_page, plan_page
 from feeder.core.records import OutgoingRecord, TopicNames, page_records
+from feeder.kafka.sink import KafkaSink
 from feeder.settings import KafkaSettings, TopicSettings
 from feeder.sink import RecordSink
-from feeder.sink.kafka import KafkaSink
 from feeder.source.page import decode_page
 
 FEED_START = datetime(2020, 1, 1, tzinfo=UTC)

@@ -20,6 +20,10 @@ them, with ``raise ... from exc``. Messages never contain a credential.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+_E = TypeVar("_E", bound=BaseException)
+
 
 class FeederError(Exception):
     """Root of every error feeder raises on purpose."""
@@ -68,3 +72,15 @@ class MalformedRecordError(SkippableError):
         super().__init__(reason if field is None else f"{field}: {reason}")
         self.reason = reason
         self.field = field
+
+
+def is_retriable_status(status: int) -> bool:
+    """Whether an HTTP status is transient: 408, 429 and every 5xx (the API throttles with 503)."""
+    return status in (408, 429) or 500 <= status <= 599
+
+
+def first_leaf(group: BaseExceptionGroup[_E]) -> _E:
+    """The first exception of ``group`` that is not a group itself (depth first): what a task
+    group's caller reports, rather than the group."""
+    first = group.exceptions[0]
+    return first_leaf(first) if isinstance(first, BaseExceptionGroup) else first

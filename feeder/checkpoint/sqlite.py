@@ -11,16 +11,17 @@ import sqlite3
 import struct
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
 
-from feeder.checkpoint.protocol import StoreDescription, StoreSize
+from feeder.checkpoint.reports import StoreDescription, StoreSize
 from feeder.core.state import FeedPosition, Moments, SessionState, version_fingerprint
-from feeder.core.timestamps import from_micros, to_micros
+from feeder.core.timestamps import from_micros, to_micros, utc_now
 from feeder.errors import CheckpointUnavailableError, ConfigError
+from feeder.typing import Clock
 
 _T = TypeVar("_T")
 _SCHEMA = """
@@ -80,11 +81,6 @@ _IDS_PER_QUERY = 500
 # than any, every pass of the settings starts from it (FeedPosition.aligned).
 _BEFORE_REREAD_PASSES_DELAY_S = float("inf")
 
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _micros(moment: datetime | None) -> int | None:

@@ -13,20 +13,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO, TypeVar
 
-from feeder.app import run_backfill
-from feeder.collection import collecting_on_a_timer
 from feeder.commands.arguments import timestamp
 from feeder.commands.settings_loading import load_or_explain
 from feeder.core.page_plan import PagePlan
 from feeder.core.records import OutgoingRecord
 from feeder.core.slices import Slice
-from feeder.core.timestamps import format_timestamp
+from feeder.core.timestamps import format_timestamp, utc_now
 from feeder.errors import FeederError
 from feeder.listening import bind_tcp
 from feeder.observability.backfill_metrics import backfill_metrics_served
 from feeder.observability.logs import configure_logging
-from feeder.source.timing import utc_now
-from feeder.sweeper import PassReport
+from feeder.runtime.backfill import run_backfill
+from feeder.runtime.collection import collecting_on_a_timer
+from feeder.sweep.sweeper import PassReport
 
 STATE_FILES = "backfill-*.sqlite3"
 """The default state files' names (a glob), beside the live checkpoint; a sliced backfill's

@@ -41,9 +41,9 @@ from feeder.core.timestamps import format_timestamp
 from feeder.errors import ConfigError, FencedError
 from feeder.observability.logs import configure_logging
 from feeder.settings import CheckpointSettings, KafkaSettings, ObservabilitySettings
+from feeder.typing import Clock
 
 logger = logging.getLogger("feeder.checkpoint")
-Clock = Callable[[], datetime]
 Ask = Callable[[str], str]
 
 REWIND_HELP = """\

@@ -17,12 +17,12 @@ from typing import TextIO
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from feeder.app import FeedApp
 from feeder.commands.tailed_records import TopicKind, decode, format_line
 from feeder.localkafka import BrokerStartError, LocalKafkaBroker
 from feeder.localkafka.broker import free_port
 from feeder.localkafka.jars import JarFetchError
 from feeder.observability.logs import configure_logging
+from feeder.runtime.feed import FeedApp
 from feeder.settings import FeederSettings
 from feeder.simulator.server import run_simulator
 from feeder.simulator.settings import SimulatorSettings

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,7 @@ from feeder.core.timestamps import format_timestamp
 from feeder.errors import ConfigError
 from feeder.observability.metrics import RECENT_FRESHNESS_WINDOW_S
 from feeder.settings import CheckpointSettings, KafkaSettings
-
-Clock = Callable[[], datetime]
+from feeder.typing import Clock
 
 
 class _StatusSettings(BaseSettings):

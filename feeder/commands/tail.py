@@ -15,8 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import KafkaError
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -28,11 +26,11 @@ from feeder.commands.tailed_records import (
     format_json,
     format_line,
 )
-from feeder.commands.topic_reader import assigned_consumer
 from feeder.core.diff import EventType
 from feeder.errors import FeederError, SinkUnavailableError
+from feeder.kafka.connection import KafkaConnection, kafka_connection
+from feeder.kafka.reader import Consumer, KafkaError, assigned_consumer, stop_consumer
 from feeder.settings import KafkaSettings
-from feeder.sink.connection import KafkaConnection, kafka_connection
 
 _POLL_MS = 500
 
@@ -130,7 +128,7 @@ def options_from_args(args: argparse.Namespace) -> TailOptions:
 
 async def _positioned_consumer(
     options: TailOptions, connection: KafkaConnection
-) -> tuple[AIOKafkaConsumer, dict[str, TopicKind]]:
+) -> tuple[Consumer, dict[str, TopicKind]]:
     kinds_by_topic = {kind.topic_name(options.kafka.topics): kind for kind in options.kinds}
     consumer, partitions = await assigned_consumer(connection, list(kinds_by_topic))
     try:
@@ -147,12 +145,8 @@ async def _positioned_consumer(
     return consumer, kinds_by_topic
 
 
-async def _stop(consumer: AIOKafkaConsumer, timeout_s: float) -> None:
-    try:
-        async with asyncio.timeout(timeout_s):
-            await consumer.stop()
-    except (TimeoutError, KafkaError):
-        pass
+async def _stop(consumer: Consumer, timeout_s: float) -> None:
+    await stop_consumer(consumer, timeout_s)
 
 
 async def tail(
@@ -183,7 +177,7 @@ async def tail(
 
 async def _print_records(
     options: TailOptions,
-    consumer: AIOKafkaConsumer,
+    consumer: Consumer,
     kinds_by_topic: dict[str, TopicKind],
     *,
     out: TextIO,

@@ -27,7 +27,7 @@ from feeder.source.observer import (
     TokenSource,
 )
 from feeder.source.page import MalformedBodyProblem
-from feeder.sweeper import BACKFILL, LIVE, PassReport
+from feeder.sweep.sweeper import BACKFILL, LIVE, PassReport
 
 _LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _FRESHNESS_BUCKETS_S = (0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 300, 900, 3600)

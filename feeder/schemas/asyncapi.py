@@ -4,7 +4,7 @@ Nothing in it restates by hand what the code knows. The payloads are the JSON Sc
 :mod:`feeder.schemas.generate` (their ``$defs`` become ``components/schemas``). Which message
 goes to which topic, its key and its headers come from encoding the example visit with
 :mod:`feeder.core.records`; a ``ce_<name>`` header takes the schema of the CloudEvents attribute
-``<name>`` it carries. Partitions, replicas and topic configs are what :mod:`feeder.sink.topics`
+``<name>`` it carries. Partitions, replicas and topic configs are what :mod:`feeder.kafka.topics`
 creates with the default settings; servers and security schemes follow ``KafkaSettings``.
 """
 
@@ -29,6 +29,7 @@ from feeder.core.records import (
     tombstone_record,
 )
 from feeder.core.snapshot import parse_session
+from feeder.kafka.topics import wanted_topics
 from feeder.schemas.generate import (
     DEAD_LETTER_NAME,
     EXAMPLE_ENCODING,
@@ -43,7 +44,6 @@ from feeder.schemas.generate import (
 from feeder.schemas.models import SessionIdText
 from feeder.schemas.versions import SCHEMA_VERSIONS
 from feeder.settings import KafkaSettings, TopicSettings
-from feeder.sink.topics import wanted_topics
 
 ASYNCAPI_FILE = "asyncapi.yaml"
 ASYNCAPI_VERSION = "3.0.0"

@@ -37,7 +37,7 @@ Statuses other than ``"active"`` (``checkout_pending``, ``completed``, ``expired
 
 from __future__ import annotations
 
-from feeder.simulator.clock import Clock, ManualClock, system_clock
+from feeder.simulator.clock import ManualClock, system_clock
 from feeder.simulator.engine import PreloadReport, Simulator
 from feeder.simulator.ground_truth import (
     TRANSITION_KINDS,
@@ -54,6 +54,7 @@ from feeder.simulator.settings import (
     SimulatorSettings,
     TrafficSettings,
 )
+from feeder.typing import Clock
 
 __all__ = [
     "INVENTED_STATUSES",

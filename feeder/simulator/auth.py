@@ -15,8 +15,8 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
-from feeder.simulator.clock import Clock
 from feeder.simulator.settings import ServerSettings
+from feeder.typing import Clock
 
 STATIC_CLIENT = "static-token"
 

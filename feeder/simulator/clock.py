@@ -7,11 +7,7 @@ compact, orders exactly, and matches the API's millisecond precision. The API re
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-
-Clock = Callable[[], datetime]
-"""A callable returning the current time as an aware UTC ``datetime``."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECONDS_CACHED = 100_000

@@ -18,7 +18,7 @@ from pathlib import Path
 from feeder.simulator.auth import Authenticator
 from feeder.simulator.catalog import build_catalog
 from feeder.simulator.changes import SessionPatch, SessionWriter, log_transitions
-from feeder.simulator.clock import Clock, system_clock, to_ms
+from feeder.simulator.clock import system_clock, to_ms
 from feeder.simulator.cursor import encode_cursor
 from feeder.simulator.faults import FaultInjector
 from feeder.simulator.ground_truth import GroundTruthLog, Transition, Version, VersionLog
@@ -31,6 +31,7 @@ from feeder.simulator.render import JsonDict, SessionRenderer, dumps
 from feeder.simulator.settings import FaultSettings, SimulatorSettings
 from feeder.simulator.store import SessionStore
 from feeder.simulator.traffic import TrafficModel
+from feeder.typing import Clock
 
 
 @dataclass(frozen=True, slots=True)

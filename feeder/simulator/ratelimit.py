@@ -7,7 +7,7 @@ second's worth of requests, so a burst of ``per_s`` requests passes and then the
 
 from __future__ import annotations
 
-from feeder.simulator.clock import Clock
+from feeder.typing import Clock
 
 
 class RateLimiter:

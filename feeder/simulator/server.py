@@ -20,9 +20,10 @@ import uvicorn
 
 from feeder.listening import bind_tcp
 from feeder.simulator.app import SimulatorApp
-from feeder.simulator.clock import Clock, system_clock
+from feeder.simulator.clock import system_clock
 from feeder.simulator.engine import Simulator
 from feeder.simulator.settings import SimulatorSettings
+from feeder.typing import Clock
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

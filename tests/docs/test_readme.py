@@ -10,10 +10,10 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from feeder.commands.backfill import BackfillProgress
+from feeder.core.timestamps import utc_now
 from feeder.observability.backfill_metrics import backfill_registry
 from feeder.observability.metrics import FeederMetrics
-from feeder.settings_reference import settings_reference
-from feeder.source.timing import utc_now
+from feeder.settings.reference import settings_reference
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
 

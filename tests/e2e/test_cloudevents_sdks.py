@@ -20,10 +20,10 @@ import pytest
 from cloudevents.core.bindings.kafka import KafkaMessage, from_kafka
 from cloudevents.core.formats.json import JSONFormat
 
-from feeder.app import run_backfill
 from feeder.commands.backfill import BackfillProgress
 from feeder.core.records import STRUCTURED_CONTENT_TYPE
 from feeder.core.timestamps import format_timestamp
+from feeder.runtime.backfill import run_backfill
 from feeder.simulator.ground_truth import EVENT_TYPE_OF_KIND, Transition
 from feeder.simulator.server import ThreadedSimulator, run_simulator_in_thread
 from tests.e2e.harness import (

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from feeder.app import FeedApp
+from feeder.runtime.feed import FeedApp
 from feeder.simulator.server import run_simulator_in_thread
 from feeder.simulator.settings import SimulatorSettings
 from tests.e2e.harness import (

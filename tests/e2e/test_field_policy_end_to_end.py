@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from feeder.app import FeedApp
+from feeder.runtime.feed import FeedApp
 from feeder.settings import FeederSettings
 from feeder.simulator.server import ThreadedSimulator, run_simulator_in_thread
 from tests.e2e.harness import (

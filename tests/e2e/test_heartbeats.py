@@ -11,8 +11,8 @@ import orjson
 import pytest
 from jsonschema import Draft202012Validator
 
-from feeder.app import FeedApp
 from feeder.core.timestamps import parse_timestamp
+from feeder.runtime.feed import FeedApp
 from feeder.settings import FeederSettings
 from feeder.simulator.ground_truth import Transition, Version
 from feeder.simulator.server import run_simulator_in_thread

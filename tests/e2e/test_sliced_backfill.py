@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from feeder.app import run_backfill
 from feeder.commands.backfill import BackfillProgress, SliceProgress
 from feeder.core.page_plan import PagePlan
 from feeder.core.slices import Slice, slice_window
+from feeder.runtime.backfill import run_backfill
 from feeder.simulator.server import run_simulator_in_thread
 from feeder.simulator.settings import SimulatorSettings
 from tests.e2e.harness import feeder_settings, now, published_events

@@ -17,11 +17,11 @@ import orjson
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from feeder.app import FeedApp
 from feeder.commands.run import FENCED_EXIT_STATUS
 from feeder.errors import ConfigError
 from feeder.localkafka import LocalKafkaBroker
 from feeder.localkafka.broker import free_port
+from feeder.runtime.feed import FeedApp
 from feeder.settings import FeederSettings
 from feeder.simulator.server import run_simulator_in_thread
 from tests.e2e.feeder_process import KILLED_PAGE_S, run_env, samples, start_feeder

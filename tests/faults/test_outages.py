@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from feeder.app import FeedApp
+from feeder.core.timestamps import utc_now
 from feeder.localkafka import LocalKafkaBroker
+from feeder.runtime.feed import FeedApp
 from feeder.simulator.server import run_simulator_in_thread
-from feeder.source.timing import utc_now
 from tests.e2e.feeder_process import KILLED_PAGE_S
 from tests.e2e.harness import (
     assert_exactly_once,

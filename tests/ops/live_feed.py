@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from feeder.app import FeedApp
+from feeder.runtime.feed import FeedApp
 from feeder.settings import FeederSettings
 from feeder.simulator.server import ThreadedSimulator, run_simulator_in_thread
 from tests.e2e.harness import busy_store, feeder_settings

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
+from feeder.kafka.connection import kafka_connection
 from feeder.localkafka import LocalKafkaBroker
 from feeder.localkafka.security import BrokerSecurity, BrokerTls, OAuthValidation
 from feeder.settings import KafkaSettings
-from feeder.sink.connection import kafka_connection
 from tests.kafka_reading import ReadRecord, read_topic
 from tests.security.pki import SecurityFiles
 from tests.security.token_issuer import AUDIENCE, TokenIssuer, running_issuer

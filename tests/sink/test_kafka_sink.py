@@ -9,10 +9,10 @@ import pytest
 
 from feeder.core.records import OutgoingRecord
 from feeder.errors import SinkUnavailableError
+from feeder.kafka.admin import check_kafka
 from feeder.localkafka import LocalKafkaBroker
 from feeder.settings import KafkaSettings, TopicSettings
 from feeder.sink import KafkaSink
-from feeder.sink.kafka import check_kafka
 from tests.kafka_reading import read_topic, topic_configs
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]

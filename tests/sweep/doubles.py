@@ -10,7 +10,7 @@ from feeder.core.page_plan import PagePlan
 from feeder.core.records import OutgoingRecord
 from feeder.core.timestamps import format_timestamp, parse_timestamp
 from feeder.source.page import PageQuery, RawPage
-from feeder.sweeper import PassReport
+from feeder.sweep.sweeper import PassReport
 
 
 @dataclass

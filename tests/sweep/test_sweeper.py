@@ -17,10 +17,10 @@ from feeder.checkpoint import MemoryCheckpointStore
 from feeder.core.encoding import EventEncoding
 from feeder.core.records import TopicNames
 from feeder.core.state import FeedPosition
-from feeder.delivery import AtLeastOnceDelivery
 from feeder.errors import ApiUnavailableError, SinkUnavailableError
 from feeder.sink import MemorySink
-from feeder.sweeper import SweepConfig, Sweeper
+from feeder.sweep.delivery import AtLeastOnceDelivery
+from feeder.sweep.sweeper import SweepConfig, Sweeper
 from tests.core.sessions import at, record
 from tests.sweep.doubles import CountingObserver, ListedSessions, SettableClock
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
+from feeder.auth.provider import token_text_problem
 from feeder.errors import ConfigError
-from feeder.source.auth.provider import token_text_problem
 
 
 class StaticTokenProvider:

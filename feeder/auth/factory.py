@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import httpx
 
+from feeder.auth.oauth import OAuthClientCredentialsProvider
+from feeder.auth.static import StaticTokenProvider
+from feeder.auth.token_file import TokenFileProvider
 from feeder.errors import ConfigError
 from feeder.settings import ApiSettings
-from feeder.source.auth.oauth import OAuthClientCredentialsProvider
-from feeder.source.auth.provider import TokenProvider
-from feeder.source.auth.static import StaticTokenProvider
-from feeder.source.auth.token_file import TokenFileProvider
-from feeder.source.observer import ApiObserver
-from feeder.source.timing import Clock
+from feeder.typing import ApiObserver, MonotonicClock, TokenProvider
 
 
 def token_provider_from_settings(
-    settings: ApiSettings, *, http: httpx.AsyncClient, clock: Clock, observer: ApiObserver
+    settings: ApiSettings, *, http: httpx.AsyncClient, clock: MonotonicClock, observer: ApiObserver
 ) -> TokenProvider:
     """A static, token-file or OAuth provider, whichever credential ``settings`` hold.
 

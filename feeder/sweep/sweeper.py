@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Protocol
 
-from feeder.checkpoint import CheckpointStore
 from feeder.core.encoding import EventEncoding
 from feeder.core.oversize import bound_sizes
 from feeder.core.page_plan import PagePlan, parse_page, plan_page
@@ -32,15 +30,14 @@ from feeder.core.passes import (
     plan_rereads,
     reread_passes,
 )
-from feeder.core.records import OutgoingRecord, TopicNames, page_records
+from feeder.core.records import TopicNames, page_records
 from feeder.core.seen_versions import SeenVersions
 from feeder.core.state import FeedPosition, reread_name
-from feeder.delivery import PageDelivery
 from feeder.errors import ApiUnavailableError
 from feeder.source.page import PageQuery, RawPage
+from feeder.typing import CheckpointStore, Clock, PageDelivery, PageSource, SweepObserver
 
 logger = logging.getLogger("feeder.sweep")
-Clock = Callable[[], datetime]
 
 LIVE = "live"
 BACKFILL = "backfill"  # an explicit past window, on a store of its own
@@ -56,10 +53,6 @@ class _Unfinished:
 
     after: str | None
     read_at: datetime
-
-
-class PageSource(Protocol):
-    async def fetch_page(self, query: PageQuery) -> RawPage: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,24 +75,6 @@ class PassReport:
     skipped_s: Mapping[str, float]
     deferred: tuple[str, ...]
     skipped: Mapping[float, tuple[datetime, datetime]] = field(default_factory=dict)
-
-
-class SweepObserver(Protocol):
-    """Told what each page and tick did; metrics implement it and never steer."""
-
-    def page_written(
-        self,
-        sweep: str,
-        plan: PagePlan,
-        records: Sequence[OutgoingRecord],
-        *,
-        commit_s: float,
-        acked_at: datetime,
-    ) -> None: ...
-
-    def read_finished(self, sweep: str, started_at: datetime, now: datetime) -> None: ...
-
-    def tick_finished(self, report: PassReport) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

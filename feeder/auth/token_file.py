@@ -16,9 +16,9 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from feeder.auth.provider import token_text_problem
 from feeder.errors import ConfigError
-from feeder.source.auth.provider import token_text_problem
-from feeder.source.observer import NO_OP_OBSERVER, ApiObserver
+from feeder.typing import NO_OP_OBSERVER, ApiObserver
 
 logger = logging.getLogger("feeder.source")
 

@@ -11,19 +11,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
-from feeder.checkpoint import CheckpointStore
 from feeder.checkpoint.kafka import KafkaCheckpointStore
 from feeder.core.records import OutgoingRecord
 from feeder.core.state import FeedPosition, SessionState
-from feeder.sink import RecordSink
-from feeder.sink.transactional import TransactionalSink
-
-Clock = Callable[[], datetime]
+from feeder.kafka.transactions import TransactionalSink
+from feeder.typing import CheckpointStore, Clock, RecordSink
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,18 +29,6 @@ class Delivered:
 
     acked_at: datetime
     commit_s: float
-
-
-class PageDelivery(Protocol):
-    async def deliver(
-        self,
-        records: Sequence[OutgoingRecord],
-        states: Iterable[SessionState],
-        position: FeedPosition,
-    ) -> Delivered:
-        """Put ``records`` in Kafka and ``states``/``position`` in the checkpoint; on an error
-        the caller reads the page again later (its events keep their ids)."""
-        ...
 
 
 class AtLeastOnceDelivery:

@@ -32,6 +32,16 @@ def wanted_topics(settings: KafkaSettings) -> list[NewTopic]:
     ]
 
 
+def checkpoint_topic(settings: KafkaSettings) -> NewTopic:
+    """The checkpoint topic as created: one partition (one ordered log), compacted."""
+    return NewTopic(
+        settings.topics.checkpoint,
+        1,
+        settings.replication_factor,
+        topic_configs={"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
+    )
+
+
 HEARTBEAT_TOPIC_CONFIGS = {"cleanup.policy": "delete", "retention.ms": str(24 * 3600 * 1000)}
 """A created heartbeat topic keeps a day of heartbeats: they matter while they are fresh."""
 

@@ -23,30 +23,25 @@ soon as a replica dies (after ``replicas.session_timeout_s``) or leaves (at once
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from feeder.app import FeedApp
-from feeder.errors import ConfigError, FencedError
+from feeder.errors import FencedError
+from feeder.kafka.admin import prepare_control_topic
+from feeder.kafka.connection import kafka_connection
+from feeder.kafka.group import GroupMembership, group_membership
 from feeder.observability.http_server import bind_socket, embedded_server, metrics_app
-from feeder.settings import FeederSettings, KafkaSettings
-from feeder.sink.connection import kafka_connection, start_within_deadline
-from feeder.sink.kafka import with_admin
+from feeder.runtime.feed import FeedApp
+from feeder.runtime.signals import stop_on_signals
+from feeder.settings import FeederSettings
+from feeder.typing import Clock
 
-logger = logging.getLogger("feeder.replicas")
-Clock = Callable[[], datetime]
+logger = logging.getLogger("feeder.runtime.replicas")
 
 
 class ReplicaMetrics:
@@ -118,7 +113,7 @@ class Replica:
         settings: FeederSettings,
         feeds: list[FeederSettings],
         *,
-        clock: Callable[[], datetime],
+        clock: Clock,
         stopping: asyncio.Event | None = None,
     ) -> None:
         self.settings = settings
@@ -147,7 +142,7 @@ class Replica:
         server = embedded_server(metrics_app(self.metrics.registry, self._readiness))
         serving = asyncio.create_task(server.serve(sockets=[listener]), name="replica-metrics")
         try:
-            with _stop_on_signals(self.stopping, enabled=install_signal_handlers):
+            with stop_on_signals(self.stopping, enabled=install_signal_handlers):
                 await self._run_in_group()
         finally:
             server.should_exit = True
@@ -164,46 +159,23 @@ class Replica:
     async def _run_in_group(self) -> None:
         replicas = self.settings.replicas
         async with kafka_connection(self.settings.kafka) as connection:
-            await with_admin(connection, self._prepare_control)
-            consumer = AIOKafkaConsumer(
-                **connection.options,
+            await prepare_control_topic(connection, replicas.control_topic, len(self.feeds))
+            async with group_membership(
+                connection,
                 group_id=replicas.group_id,
-                enable_auto_commit=False,
-                session_timeout_ms=round(replicas.session_timeout_s * 1000),
-                heartbeat_interval_ms=round(replicas.heartbeat_interval_s * 1000),
-            )
-            consumer.subscribe([replicas.control_topic], listener=_Listener(self))
-            await start_within_deadline(connection, consumer.start(), "joining the replica group")
-            try:
-                await self._hold_membership(consumer)
-            finally:
-                await self._stop_all()
-                with contextlib.suppress(KafkaError, TimeoutError):
-                    async with asyncio.timeout(self.settings.kafka.send_timeout_s):
-                        await consumer.stop()  # leaves the group: the others take over now
+                topic=replicas.control_topic,
+                session_timeout_s=replicas.session_timeout_s,
+                heartbeat_interval_s=replicas.heartbeat_interval_s,
+                on_assigned=self.assigned,
+            ) as membership:
+                try:
+                    await self._hold_membership(membership)
+                finally:
+                    await self._stop_all()  # then leaving the group: the others take over now
 
-    async def _prepare_control(self, admin: AIOKafkaAdminClient, kafka: KafkaSettings) -> None:
-        """Create the control topic with one partition per feed, or check the one there."""
-        topic = self.settings.replicas.control_topic
-        wanted = len(self.feeds)
-        # list_topics, not describe_topics: a metadata request for a missing topic may have the
-        # broker auto-create it, with its default single partition
-        if topic not in await admin.list_topics():
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics([NewTopic(topic, wanted, kafka.replication_factor)])
-            return
-        [described] = await admin.describe_topics([topic])
-        partitions = len(described["partitions"])
-        if partitions != wanted:
-            raise ConfigError(
-                f"the control topic {topic} has {partitions} partitions but this config has "
-                f"{wanted} feeds; every replica must have the same feeds, and the topic one "
-                "partition per feed (FEEDER_REPLICAS__CONTROL_TOPIC, FEEDER_FEEDS)"
-            )
-
-    async def _hold_membership(self, consumer: AIOKafkaConsumer) -> None:
+    async def _hold_membership(self, membership: GroupMembership) -> None:
         while not self.stopping.is_set() and self._failure is None:
-            await consumer.getmany(timeout_ms=500)  # keeps the membership; nothing is sent
+            await membership.hold(timeout_ms=500)  # keeps the membership; nothing is sent
             self._collect_finished()
 
     def assigned(self, partitions: set[int]) -> None:
@@ -294,31 +266,3 @@ class Replica:
         for name in list(self._running):
             self.metrics.running.labels(self.name, name).set(0)
         self._running.clear()
-
-
-@contextlib.contextmanager
-def _stop_on_signals(stopping: asyncio.Event, *, enabled: bool) -> Iterator[None]:
-    """SIGINT/SIGTERM: stop every feed gracefully, then leave the group."""
-    if not enabled:
-        yield
-        return
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stopping.set)
-    try:
-        yield
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
-
-
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, replica: Replica) -> None:
-        self._replica = replica
-
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        """Eager rebalancing revokes everything first; feeds go on running until the new
-        assignment says which of them moved."""
-
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        self._replica.assigned({tp.partition for tp in assigned})

@@ -22,11 +22,9 @@ import httpx
 import orjson
 from pydantic import SecretStr
 
-from feeder.errors import ApiUnavailableError, AuthError, ConfigError
-from feeder.source.auth.provider import token_text_problem
-from feeder.source.observer import NO_OP_OBSERVER, ApiObserver
-from feeder.source.retry import is_retriable_status
-from feeder.source.timing import Clock
+from feeder.auth.provider import token_text_problem
+from feeder.errors import ApiUnavailableError, AuthError, ConfigError, is_retriable_status
+from feeder.typing import NO_OP_OBSERVER, ApiObserver, MonotonicClock
 
 logger = logging.getLogger("feeder.source")
 
@@ -73,7 +71,7 @@ class OAuthClientCredentialsProvider:
         client_secret: SecretStr,
         scope: str | None,
         http: httpx.AsyncClient,
-        clock: Clock,
+        clock: MonotonicClock,
         observer: ApiObserver = NO_OP_OBSERVER,
         settings_hint: str = (
             "FEEDER_API__OAUTH_CLIENT_ID, FEEDER_API__OAUTH_CLIENT_SECRET and "

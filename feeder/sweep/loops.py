@@ -5,38 +5,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Protocol
 
-from feeder.checkpoint import CheckpointStore, StoreSize
+from feeder.checkpoint.reports import StoreSize
 from feeder.core.encoding import EventEncoding
 from feeder.core.heartbeat import FeedActivity, heartbeat_records
-from feeder.core.records import OutgoingRecord, TopicNames, tombstone_record
+from feeder.core.records import TopicNames, tombstone_record
 from feeder.core.state import FeedPosition
 from feeder.errors import RetriableError
-from feeder.sink import RecordSink
-from feeder.sweeper import Sweeper
+from feeder.sweep.sweeper import Sweeper
+from feeder.typing import CheckpointStore, LoopObserver, RecordSink
 
-logger = logging.getLogger("feeder.loops")
+logger = logging.getLogger("feeder.sweep.loops")
 
 TOMBSTONES_PER_BATCH = 1000
 """Sessions listed, tombstoned and forgotten at a time: a backlog (after a long outage) never
 becomes one huge send, and a shutdown waits for one batch at most."""
-
-
-class LoopObserver(Protocol):
-    def sweep_failed(self, error: RetriableError) -> None: ...
-
-    def store_measured(self, size: StoreSize) -> None: ...
-
-    def tombstones_published(self, topic: str, count: int) -> None: ...
-
-    def prune_failed(self, error: RetriableError) -> None: ...
-
-    def heartbeat_published(self, records: Sequence[OutgoingRecord]) -> None: ...
-
-    def heartbeat_failed(self, error: RetriableError) -> None: ...
 
 
 async def _pause(stopping: asyncio.Event, seconds: float) -> None:

@@ -28,8 +28,6 @@ Known aiokafka hazards, each bounded here:
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -38,11 +36,9 @@ from aiokafka.structs import RecordMetadata
 
 from feeder.core.records import OutgoingRecord
 from feeder.errors import FencedError, SinkUnavailableError
-from feeder.sink.connection import KafkaConnection
-from feeder.sink.kafka import start_producer
-from feeder.sink.partition_batches import send_in_batches
-
-logger = logging.getLogger("feeder.sink")
+from feeder.kafka.batches import send_in_batches
+from feeder.kafka.connection import KafkaConnection
+from feeder.kafka.producers import CLOSE_TIMEOUT_S, close_producer, start_producer
 
 
 class TransactionalSink:
@@ -170,12 +166,4 @@ class TransactionalSink:
 
 
 async def _close_quietly(producer: AIOKafkaProducer) -> None:
-    """Stop ``producer`` within 5 s; close its connections if it would not (aiokafka #1101)."""
-    try:
-        async with asyncio.timeout(5):
-            await producer.stop()
-    except (TimeoutError, KafkaError):
-        logger.warning("abandoned a transactional producer that did not stop in time")
-        with contextlib.suppress(TimeoutError, KafkaError, OSError):
-            async with asyncio.timeout(5):
-                await producer.client.close()
+    await close_producer(producer, timeout_s=CLOSE_TIMEOUT_S, what="a transactional producer")
