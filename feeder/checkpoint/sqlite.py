@@ -79,7 +79,7 @@ _WRITE_LAST_COMMIT = "INSERT OR REPLACE INTO store_meta VALUES (1, ?)"
 _IDS_PER_QUERY = 500
 # A checkpoint written before re-read passes existed has one trailing cursor; as a pass longer
 # than any, every pass of the settings starts from it (FeedPosition.aligned).
-_BEFORE_REREAD_PASSES_DELAY_S = float("inf")
+BEFORE_REREAD_PASSES_DELAY_S = float("inf")
 
 
 
@@ -246,6 +246,44 @@ def describe_connection(connection: sqlite3.Connection, path: Path) -> StoreDesc
     )
 
 
+def read_position(connection: sqlite3.Connection) -> FeedPosition | None:
+    """The committed position, read through ``connection`` (read-only is enough), or ``None``.
+
+    A checkpoint from before re-read passes has one trailing cursor: it reads back as the
+    cursor of a pass longer than any (``BEFORE_REREAD_PASSES_DELAY_S``)."""
+    row = connection.execute(
+        "SELECT feed_start_us, live_us, trailing_us FROM feed_position"
+    ).fetchone()
+    if row is None:
+        return None
+    feed_start, live, trailing = (from_micros(value) for value in row)
+    tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master")}
+    cursors = (
+        tuple(
+            (delay_ms / 1000, from_micros(cursor_us))
+            for delay_ms, cursor_us in connection.execute(
+                "SELECT delay_ms, cursor_us FROM reread_position ORDER BY delay_ms"
+            )
+        )
+        if "reread_position" in tables  # absent from an old file opened read-only
+        else ()
+    )
+    return FeedPosition(feed_start, live, cursors or ((BEFORE_REREAD_PASSES_DELAY_S, trailing),))
+
+
+def read_only_view(path: Path) -> tuple[FeedPosition | None, StoreDescription]:
+    """The position and description of the checkpoint at ``path``, through a read-only
+    connection (:func:`connect_read_only`): what ``feeder status`` shows, read while a feeder
+    may be writing. Raises ``ConfigError`` if it cannot be read."""
+    connection = connect_read_only(path)
+    try:
+        return read_position(connection), describe_connection(connection, path)
+    except sqlite3.Error as exc:
+        raise ConfigError(f"cannot read the checkpoint at {path}: {exc}") from exc
+    finally:
+        connection.close()
+
+
 class SqliteCheckpointStore:
     """Open with ``await SqliteCheckpointStore.open(path)``, or ``open_read_only(path)`` to look
     at a checkpoint without writing to it (every write then fails)."""
@@ -312,29 +350,7 @@ class SqliteCheckpointStore:
         return await loop.run_in_executor(self._executor, work, connection)
 
     async def load_position(self) -> FeedPosition | None:
-        def read(connection: sqlite3.Connection) -> FeedPosition | None:
-            row = connection.execute(
-                "SELECT feed_start_us, live_us, trailing_us FROM feed_position"
-            ).fetchone()
-            if row is None:
-                return None
-            feed_start, live, trailing = (from_micros(value) for value in row)
-            tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master")}
-            cursors = (
-                tuple(
-                    (delay_ms / 1000, from_micros(cursor_us))
-                    for delay_ms, cursor_us in connection.execute(
-                        "SELECT delay_ms, cursor_us FROM reread_position ORDER BY delay_ms"
-                    )
-                )
-                if "reread_position" in tables  # absent from an old file opened read-only
-                else ()
-            )
-            return FeedPosition(
-                feed_start, live, cursors or ((_BEFORE_REREAD_PASSES_DELAY_S, trailing),)
-            )
-
-        return await self._run(read)
+        return await self._run(read_position)
 
     async def load_states(self, session_ids: Collection[str]) -> dict[str, SessionState]:
         ids = list(session_ids)
