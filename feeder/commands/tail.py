@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from feeder.commands.settings_loading import validation_problems
 from feeder.commands.tailed_records import (
@@ -30,21 +29,13 @@ from feeder.core.diff import EventType
 from feeder.errors import FeederError, SinkUnavailableError
 from feeder.kafka.connection import KafkaConnection, kafka_connection
 from feeder.kafka.reader import Consumer, KafkaError, assigned_consumer, stop_consumer
-from feeder.settings import KafkaSettings
+from feeder.settings import KafkaSettings, PartialEnvSettings
 
 _POLL_MS = 500
 
 
-class KafkaOnlySettings(BaseSettings):
+class KafkaOnlySettings(PartialEnvSettings):
     """The Kafka group of feeder's settings, without requiring API credentials."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="FEEDER_",
-        env_nested_delimiter="__",
-        extra="ignore",
-        frozen=True,
-        hide_input_in_errors=True,
-    )
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
 
