@@ -91,7 +91,7 @@ def page_record_lists(path: Path, topics: TopicNames) -> tuple[list[list[Outgoin
     pages, sessions = [], 0
     for body in bodies:
         page = decode_page(body, requested_count=200, duration_s=0.0)
-        records = page.records  # type: ignore[union-attr]
+        records = page.sessions  # type: ignore[union-attr]
         sessions += len(records)
         plan = plan_page(
             parse_page(records), {}, feed_start=FEED_START, now=NOW, previous_updated_at=None

@@ -228,7 +228,7 @@ class BackfillProgress:
     # A single-slice observer, for callers that run one sweep without slices.
     def page_written(
         self,
-        sweep: str,
+        pass_name: str,
         plan: PagePlan,
         records: Sequence[OutgoingRecord],
         *,
@@ -239,7 +239,7 @@ class BackfillProgress:
         self.events += len(plan.events)
         self.dead_letters += len(plan.dead_letters)
 
-    def read_finished(self, sweep: str, started_at: datetime, now: datetime) -> None:
+    def read_finished(self, pass_name: str, started_at: datetime, now: datetime) -> None:
         """Slices report through :meth:`for_slice`."""
 
     def tick_finished(self, report: PassReport) -> None:
@@ -254,7 +254,7 @@ class SliceProgress:
 
     def page_written(
         self,
-        sweep: str,
+        pass_name: str,
         plan: PagePlan,
         records: Sequence[OutgoingRecord],
         *,
@@ -263,7 +263,7 @@ class SliceProgress:
     ) -> None:
         self._progress.slice_page(self._piece, plan)
 
-    def read_finished(self, sweep: str, started_at: datetime, now: datetime) -> None:
+    def read_finished(self, pass_name: str, started_at: datetime, now: datetime) -> None:
         self._progress.slice_finished(self._piece)
 
     def tick_finished(self, report: PassReport) -> None:

@@ -67,7 +67,7 @@ async def read_window(
             raise ApiUnavailableError(
                 f"the API returned the cursor it was given ({after!r}); refusing to loop"
             )
-        parsed = parse_page(page.records)
+        parsed = parse_page(page.sessions)
         read.snapshots.extend(parsed.snapshots)
         read.unreadable += len(parsed.dead_letters)
         read.pages += 1

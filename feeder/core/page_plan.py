@@ -50,16 +50,16 @@ class ParsedPage:
         return {snapshot.session_id for snapshot in self.snapshots}
 
 
-def parse_page(records: Sequence[object], seen: SeenVersions | None = None) -> ParsedPage:
-    """Validate every record; bad ones become dead letters and never stop the page.
+def parse_page(sessions: Sequence[object], seen: SeenVersions | None = None) -> ParsedPage:
+    """Validate every session of a page; bad ones become dead letters and never stop the page.
 
-    A record ``seen`` holds is a duplicate and is not validated again, unless its session
+    A version ``seen`` holds is a duplicate and is not validated again, unless its session
     appeared earlier in the page: a version applied there has since become the newest.
     """
     entries: list[SessionSnapshot | SeenRecord] = []
     dead_letters: list[DeadLetter] = []
     in_page: set[str] = set()
-    for raw in records:
+    for raw in sessions:
         session_id = None if seen is None else seen.holds(raw)
         if session_id is not None and session_id not in in_page:
             # holds() checked updatedAt is a string that validated before, unchanged since

@@ -219,18 +219,18 @@ class ActivityObserver:
 
     def page_written(
         self,
-        sweep: str,
+        pass_name: str,
         plan: PagePlan,
         records: Sequence[OutgoingRecord],
         *,
         commit_s: float,
         acked_at: datetime,
     ) -> None:
-        self._metrics.page_written(sweep, plan, records, commit_s=commit_s, acked_at=acked_at)
+        self._metrics.page_written(pass_name, plan, records, commit_s=commit_s, acked_at=acked_at)
         self._activity.page_written(records)
 
-    def read_finished(self, sweep: str, started_at: datetime, now: datetime) -> None:
-        self._metrics.read_finished(sweep, started_at, now)
+    def read_finished(self, pass_name: str, started_at: datetime, now: datetime) -> None:
+        self._metrics.read_finished(pass_name, started_at, now)
 
     def tick_finished(self, report: PassReport) -> None:
         self._metrics.tick_finished(report)

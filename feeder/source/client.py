@@ -141,7 +141,7 @@ class SessionsApiClient:
         since = self._wall_clock() - timedelta(hours=1)
         page = await self.fetch_page(PageQuery(since, since + timedelta(milliseconds=1), count=1))
         logger.info("sessions API at %s reachable; token accepted", self._url)
-        logger.debug("check page had %d record(s)", len(page.records))
+        logger.debug("check page had %d record(s)", len(page.sessions))
 
     async def fetch_page(self, query: PageQuery) -> RawPage:
         """The page ``query`` asks for.
@@ -160,7 +160,7 @@ class SessionsApiClient:
             if isinstance(result, RawPage):
                 logger.debug(
                     "fetched %d session(s) in %.3f s; more: %s",
-                    len(result.records),
+                    len(result.sessions),
                     result.duration_s,
                     result.next_after is not None,
                 )

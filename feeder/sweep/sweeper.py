@@ -22,6 +22,7 @@ from feeder.core.encoding import EventEncoding
 from feeder.core.oversize import bound_sizes
 from feeder.core.page_plan import PagePlan, parse_page, plan_page
 from feeder.core.passes import (
+    PassName,
     Read,
     RereadPass,
     StampDensity,
@@ -33,14 +34,12 @@ from feeder.core.passes import (
 from feeder.core.records import TopicNames, page_records
 from feeder.core.seen_versions import SeenVersions
 from feeder.core.state import FeedPosition, reread_name
-from feeder.errors import ApiUnavailableError
-from feeder.source.page import PageQuery, RawPage
+from feeder.source.page import RawPage
+from feeder.sweep.cursor_walk import CursorWalk
 from feeder.typing import CheckpointStore, Clock, PageDelivery, PageSource, SweepObserver
 
 logger = logging.getLogger("feeder.sweep")
 
-LIVE = "live"
-BACKFILL = "backfill"  # an explicit past window, on a store of its own
 _FETCH_SMOOTHING = 0.2  # weight of the newest page in the expected fetch time
 _PAST_THE_EDGE = timedelta(milliseconds=1)  # the API's timestamps and query have ms precision
 
@@ -138,7 +137,7 @@ class Sweeper:
         within ``budget_s`` of the tick's start (``None``: all of them)."""
         now = self._clock()
         deadline = None if budget_s is None else now + timedelta(seconds=budget_s)
-        await self._read(live_read(self.position), LIVE, deadline=None, resume=None)
+        await self._read(live_read(self.position), PassName.LIVE, deadline=None, resume=None)
         plan = plan_rereads(
             self.position,
             self._passes,
@@ -175,7 +174,7 @@ class Sweeper:
         """Read from the position's ``live`` cursor to ``end`` once (no re-reads)."""
         if end > self.position.live:
             await self._read(
-                Read(self.position.live, end, ()), BACKFILL, deadline=None, resume=None
+                Read(self.position.live, end, ()), PassName.BACKFILL, deadline=None, resume=None
             )
 
     def _report(
@@ -206,43 +205,42 @@ class Sweeper:
         return self._clock() + timedelta(seconds=self._expected_fetch_s) <= deadline
 
     async def _read(
-        self, read: Read, sweep: str, *, deadline: datetime | None, resume: _Unfinished | None
+        self, read: Read, pass_name: str, *, deadline: datetime | None, resume: _Unfinished | None
     ) -> _Unfinished | None:
         """Walk ``read`` page by page (from where ``resume`` left it); what is left of it if
         the deadline or a stop cut it short, else ``None``."""
         read_at = self._clock() if resume is None else resume.read_at
-        after = None if resume is None else resume.after
+        walk = CursorWalk(
+            self._source,
+            read,
+            page_size=self._config.page_size,
+            after=None if resume is None else resume.after,
+        )
         previous_updated_at: datetime | None = None
         while not self._stopping.is_set() and self._time_left(deadline):
-            query = PageQuery(read.start, read.end, self._config.page_size, after)
             asked_at = self._clock()
-            page = await self._source.fetch_page(query)
+            page = await walk.next_page()
             fetched_at = self._clock()
             fetch_s = (fetched_at - asked_at).total_seconds()
             self._expected_fetch_s += _FETCH_SMOOTHING * (fetch_s - self._expected_fetch_s)
-            if page.next_after is not None and page.next_after == after:
-                raise ApiUnavailableError(
-                    f"the API returned the cursor it was given ({after!r}); refusing to loop"
-                )
-            plan = await self._write_page(sweep, read, page, previous_updated_at, read_at)
-            if page.next_after is None:
+            plan = await self._write_page(pass_name, read, page, previous_updated_at, read_at)
+            if walk.finished:
                 if read.is_live:
                     self.live_read_at = read_at
-                self._observer.read_finished(sweep, read_at, self._clock())
+                self._observer.read_finished(pass_name, read_at, self._clock())
                 return None
-            after = page.next_after
             previous_updated_at = plan.last_updated_at
-        return _Unfinished(after, read_at)
+        return _Unfinished(walk.after, read_at)
 
     async def _write_page(
         self,
-        sweep: str,
+        pass_name: str,
         read: Read,
         page: RawPage,
         previous_updated_at: datetime | None,
         read_at: datetime,
     ) -> PagePlan:
-        parsed = parse_page(page.records, self._seen)
+        parsed = parse_page(page.sessions, self._seen)
         known = await self._store.load_states(parsed.session_ids)
         now = self._clock()
         plan = plan_page(
@@ -252,7 +250,7 @@ class Sweeper:
             now=now,
             previous_updated_at=previous_updated_at,
         )
-        self._note_surprises(sweep, plan)
+        self._note_surprises(pass_name, plan)
         records = bound_sizes(
             page_records(
                 plan, encoding=self._config.encoding, topics=self._config.topics, received_at=now
@@ -280,7 +278,7 @@ class Sweeper:
         self.position = position
         self._density.add(snapshot.updated_at for snapshot in plan.fresh)
         self._observer.page_written(
-            sweep,
+            pass_name,
             plan,
             records,
             commit_s=delivered.commit_s,
@@ -312,12 +310,12 @@ class Sweeper:
         ceiling = now if read.end is None else read.end
         return replace(position, live=max(position.live, min(reached, ceiling)))
 
-    def _note_surprises(self, sweep: str, plan: PagePlan) -> None:
+    def _note_surprises(self, pass_name: str, plan: PagePlan) -> None:
         if plan.order_violations:
             logger.warning(
                 "the API returned %d records out of updatedAt order in one %s page",
                 plan.order_violations,
-                sweep,
+                pass_name,
             )
         if plan.replayed and not self._replay_logged:
             self._replay_logged = True

@@ -64,7 +64,7 @@ class ListedSessions:
             next_after = f"{format_timestamp(last_time)}|{last_id}"
         if self.reverse_pages:
             page = list(reversed(page))
-        return RawPage(records=list(page), next_after=next_after, duration_s=0.0)
+        return RawPage(sessions=list(page), next_after=next_after, duration_s=0.0)
 
 
 @dataclass

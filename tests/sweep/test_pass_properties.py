@@ -45,7 +45,7 @@ class LateWrites(ListedSessions):
         for _, raw in sorted(due, key=lambda pair: pair[0]):
             self.put(raw)
         page = await super().fetch_page(query)
-        for raw in page.records:
+        for raw in page.sessions:
             assert isinstance(raw, dict)
             self.first_read.setdefault(str(raw["id"]), self.clock.now)
         return page

@@ -344,7 +344,7 @@ async def test_a_cursor_that_does_not_move_is_refused() -> None:
     class StuckApi(ListedSessions):
         async def fetch_page(self, query):  # type: ignore[no-untyped-def]
             page = await super().fetch_page(replace(query, after=None))
-            return type(page)(page.records, "stuck", 0.0)
+            return type(page)(page.sessions, "stuck", 0.0)
 
     api, clock = StuckApi(), SettableClock(at(100))
     for number in range(3):
