@@ -7,8 +7,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-
-from feeder.localkafka import LocalKafkaBroker
+from feeder_devkit.localkafka import LocalKafkaBroker
 
 
 @pytest.fixture(scope="session")

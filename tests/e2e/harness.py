@@ -12,13 +12,13 @@ from datetime import datetime
 from pathlib import Path
 
 import orjson
+from feeder_devkit.simulator.server import ThreadedSimulator
+from feeder_devkit.simulator.settings import SimulatorSettings
 
 from feeder.core.passes import reread_passes
 from feeder.core.timestamps import parse_timestamp, utc_now
 from feeder.runtime.feed import FeedApp
 from feeder.settings import FeederSettings
-from feeder.simulator.server import ThreadedSimulator
-from feeder.simulator.settings import SimulatorSettings
 from tests.e2e.oracle import Expectations, PassTiming, expectations
 from tests.kafka_reading import ReadRecord, read_topic
 

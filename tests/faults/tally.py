@@ -6,7 +6,8 @@ import os
 from collections import Counter
 from dataclasses import dataclass
 
-from feeder.simulator.ground_truth import Transition
+from feeder_devkit.simulator.ground_truth import Transition
+
 from tests.e2e.harness import PublishedEvent
 from tests.e2e.oracle import Expectations
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from feeder_devkit.localkafka import LocalKafkaBroker
+from feeder_devkit.localkafka.security import BrokerSecurity, BrokerTls, OAuthValidation
 
 from feeder.kafka.connection import kafka_connection
-from feeder.localkafka import LocalKafkaBroker
-from feeder.localkafka.security import BrokerSecurity, BrokerTls, OAuthValidation
 from feeder.settings import KafkaSettings
 from tests.kafka_reading import ReadRecord, read_topic
 from tests.security.pki import SecurityFiles

@@ -6,11 +6,11 @@ import asyncio
 import uuid
 
 import pytest
+from feeder_devkit.localkafka import LocalKafkaBroker
 
 from feeder.core.records import OutgoingRecord
 from feeder.errors import SinkUnavailableError
 from feeder.kafka.admin import check_kafka
-from feeder.localkafka import LocalKafkaBroker
 from feeder.settings import KafkaSettings, TopicSettings
 from feeder.sink import KafkaSink
 from tests.kafka_reading import read_topic, topic_configs

@@ -14,9 +14,9 @@ from typing import Literal
 
 import orjson
 
-from feeder.simulator.catalog import Catalog
-from feeder.simulator.clock import format_ms, quoted_ms
-from feeder.simulator.records import Session, UuidDeriver, event_id, token_of_code
+from feeder_devkit.simulator.catalog import Catalog
+from feeder_devkit.simulator.clock import format_ms, quoted_ms
+from feeder_devkit.simulator.records import Session, UuidDeriver, event_id, token_of_code
 
 IdFormat = Literal["string", "integer", "mixed"]
 JsonDict = dict[str, object]

@@ -14,8 +14,8 @@ from typing import Literal
 
 from sortedcontainers import SortedList
 
-from feeder.simulator.clock import format_ms, parse_timestamp
-from feeder.simulator.records import Session, UuidDeriver
+from feeder_devkit.simulator.clock import format_ms, parse_timestamp
+from feeder_devkit.simulator.records import Session, UuidDeriver
 
 SortValue = int | str
 Entry = tuple[SortValue, int]

@@ -18,14 +18,14 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from feeder.commands.tailed_records import TopicKind, decode, format_line
-from feeder.localkafka import BrokerStartError, LocalKafkaBroker
-from feeder.localkafka.broker import free_port
-from feeder.localkafka.jars import JarFetchError
 from feeder.observability.logs import configure_logging
 from feeder.runtime.feed import FeedApp
 from feeder.settings import FeederSettings
-from feeder.simulator.server import run_simulator
-from feeder.simulator.settings import SimulatorSettings
+from feeder_devkit.localkafka import BrokerStartError, LocalKafkaBroker
+from feeder_devkit.localkafka.broker import free_port
+from feeder_devkit.localkafka.jars import JarFetchError
+from feeder_devkit.simulator.server import run_simulator
+from feeder_devkit.simulator.settings import SimulatorSettings
 
 _SUMMARY_EVERY_S = 10.0
 

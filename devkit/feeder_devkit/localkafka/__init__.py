@@ -5,6 +5,10 @@ needs the network. Standard library only: ``deploy/local/kafka`` runs this packa
 virtual environment exists.
 """
 
-from feeder.localkafka.broker import DEFAULT_KAFKA_VERSION, BrokerStartError, LocalKafkaBroker
+from feeder_devkit.localkafka.broker import (
+    DEFAULT_KAFKA_VERSION,
+    BrokerStartError,
+    LocalKafkaBroker,
+)
 
 __all__ = ["DEFAULT_KAFKA_VERSION", "BrokerStartError", "LocalKafkaBroker"]

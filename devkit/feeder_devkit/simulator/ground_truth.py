@@ -19,7 +19,7 @@ from typing import IO, Literal, cast, get_args
 
 import orjson
 
-from feeder.simulator.clock import format_ms, from_ms, parse_timestamp
+from feeder_devkit.simulator.clock import format_ms, from_ms, parse_timestamp
 
 TransitionKind = Literal[
     "created", "entered", "exited", "code_scanned", "suspected_fraud_changed", "status_changed"

@@ -1,4 +1,4 @@
-"""``/_simulator/`` routes: the same controls as :class:`~feeder.simulator.engine.Simulator`.
+"""``/_simulator/`` routes: the same controls as :class:`~feeder_devkit.simulator.engine.Simulator`.
 
 ======  ==================================  ============================================
 GET     /_simulator/status                  counts, seed, clock, RSS, current faults
@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from feeder.simulator.asgi import (
+from feeder_devkit.simulator.asgi import (
     NDJSON,
     Receive,
     Scope,
@@ -43,8 +43,8 @@ from feeder.simulator.asgi import (
     send_bytes,
     send_json,
 )
-from feeder.simulator.engine import Simulator
-from feeder.simulator.settings import FaultSettings
+from feeder_devkit.simulator.engine import Simulator
+from feeder_devkit.simulator.settings import FaultSettings
 
 
 class _Body(BaseModel):

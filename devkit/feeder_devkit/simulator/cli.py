@@ -1,6 +1,6 @@
 """``feeder simulate``: serve the simulated Oasis sessions API until Ctrl-C.
 
-Every setting of :class:`~feeder.simulator.settings.SimulatorSettings` is a flag (server and
+Every setting of :class:`~feeder_devkit.simulator.settings.SimulatorSettings` is a flag (server and
 traffic fields by name, fault fields as ``--fault-...``, ground-truth fields as
 ``--ground-truth-...``) and an environment variable (``FEEDER_SIM_<GROUP>__<FIELD>``). Flags win.
 """
@@ -21,8 +21,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 
-from feeder.simulator.server import run_simulator
-from feeder.simulator.settings import SimulatorSettings
+from feeder_devkit.simulator.server import run_simulator
+from feeder_devkit.simulator.settings import SimulatorSettings
 
 # group name -> flag prefix
 GROUP_FLAGS = {"server": "", "traffic": "", "faults": "fault-", "ground_truth": "ground-truth-"}

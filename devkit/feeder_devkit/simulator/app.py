@@ -12,8 +12,8 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from feeder.simulator import admin
-from feeder.simulator.asgi import (
+from feeder_devkit.simulator import admin
+from feeder_devkit.simulator.asgi import (
     HTML,
     JSON,
     Receive,
@@ -25,9 +25,9 @@ from feeder.simulator.asgi import (
     send_json,
     wait_politely,
 )
-from feeder.simulator.engine import Simulator
-from feeder.simulator.faults import NO_FAULTS, NON_JSON_BODY, RequestFaults
-from feeder.simulator.query import InvalidQueryError, parse_query
+from feeder_devkit.simulator.engine import Simulator
+from feeder_devkit.simulator.faults import NO_FAULTS, NON_JSON_BODY, RequestFaults
+from feeder_devkit.simulator.query import InvalidQueryError, parse_query
 
 SESSIONS_PATH = "/api/admin/v2/sessions"
 OAUTH2_PATH = "/oauth2/token"

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 
-from feeder.simulator.render import JsonDict, malform
-from feeder.simulator.settings import FaultSettings
+from feeder_devkit.simulator.render import JsonDict, malform
+from feeder_devkit.simulator.settings import FaultSettings
 
 NON_JSON_BODY = (
     b"<!DOCTYPE html><html><head><title>Service Unavailable</title></head>"

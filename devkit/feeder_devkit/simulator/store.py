@@ -1,7 +1,7 @@
 """The sessions themselves, their sort indexes, and answering one page of a query.
 
-Pages are keyset walks over a :class:`~feeder.simulator.ordering.SortIndex`: start strictly past
-the cursor's ``(sortKey, id)``, keep what matches the filters, stop after ``count + 1`` matches
+Pages are keyset walks over a :class:`~feeder_devkit.simulator.ordering.SortIndex`: start strictly
+past the cursor's ``(sortKey, id)``, keep what matches the filters, stop after ``count + 1`` matches
 (the extra one says whether a next page exists). Nothing scans the whole table: ranges on the
 ``orderBy`` key bound the walk, ``id``/``code``/``sessionToken`` filters look one session up.
 Indexes for ``id`` and ``updatedAt`` exist from the start; the others are built on first use.
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from sortedcontainers import SortedList
 
-from feeder.simulator.cursor import Cursor
-from feeder.simulator.ordering import (
+from feeder_devkit.simulator.cursor import Cursor
+from feeder_devkit.simulator.ordering import (
     MAX_ID,
     NULL_KEY,
     Entry,
@@ -27,8 +27,8 @@ from feeder.simulator.ordering import (
     order_keys,
     walk_sorted,
 )
-from feeder.simulator.query import FieldError, InvalidQueryError, SessionQuery
-from feeder.simulator.records import Session, UuidDeriver
+from feeder_devkit.simulator.query import FieldError, InvalidQueryError, SessionQuery
+from feeder_devkit.simulator.records import Session, UuidDeriver
 
 EAGER_INDEXES = ("id", "updatedAt")
 LOOKAROUND_BUDGET = 10_000

@@ -15,11 +15,11 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 
-from feeder.simulator.clock import format_ms, to_ms
-from feeder.simulator.ground_truth import GroundTruthLog, TransitionKind, VersionLog
-from feeder.simulator.records import ACTIVE, Session
-from feeder.simulator.store import SessionStore
 from feeder.typing import Clock
+from feeder_devkit.simulator.clock import format_ms, to_ms
+from feeder_devkit.simulator.ground_truth import GroundTruthLog, TransitionKind, VersionLog
+from feeder_devkit.simulator.records import ACTIVE, Session
+from feeder_devkit.simulator.store import SessionStore
 
 
 @dataclass(frozen=True, slots=True)

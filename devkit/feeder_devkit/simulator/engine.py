@@ -1,8 +1,9 @@
 """The :class:`Simulator`: the whole simulated API state and every control over it.
 
-HTTP handlers (:mod:`feeder.simulator.app`, :mod:`feeder.simulator.admin`) and in-process callers
-use the same methods. Everything here is synchronous and must be called from the event loop that
-serves the HTTP API (or through :class:`feeder.simulator.server.ThreadedSimulator`).
+HTTP handlers (:mod:`feeder_devkit.simulator.app`, :mod:`feeder_devkit.simulator.admin`) and
+in-process callers use the same methods. Everything here is synchronous and must be called from the
+event loop that serves the HTTP API (or through
+:class:`feeder_devkit.simulator.server.ThreadedSimulator`).
 """
 
 from __future__ import annotations
@@ -15,23 +16,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from feeder.simulator.auth import Authenticator
-from feeder.simulator.catalog import build_catalog
-from feeder.simulator.changes import SessionPatch, SessionWriter, log_transitions
-from feeder.simulator.clock import system_clock, to_ms
-from feeder.simulator.cursor import encode_cursor
-from feeder.simulator.faults import FaultInjector
-from feeder.simulator.ground_truth import GroundTruthLog, Transition, Version, VersionLog
-from feeder.simulator.ordering import Entry, OrderKey
-from feeder.simulator.preload import generate_history
-from feeder.simulator.query import SessionQuery
-from feeder.simulator.ratelimit import RateLimiter
-from feeder.simulator.records import ACTIVE, Session, UuidDeriver
-from feeder.simulator.render import JsonDict, SessionRenderer, dumps
-from feeder.simulator.settings import FaultSettings, SimulatorSettings
-from feeder.simulator.store import SessionStore
-from feeder.simulator.traffic import TrafficModel
 from feeder.typing import Clock
+from feeder_devkit.simulator.auth import Authenticator
+from feeder_devkit.simulator.catalog import build_catalog
+from feeder_devkit.simulator.changes import SessionPatch, SessionWriter, log_transitions
+from feeder_devkit.simulator.clock import system_clock, to_ms
+from feeder_devkit.simulator.cursor import encode_cursor
+from feeder_devkit.simulator.faults import FaultInjector
+from feeder_devkit.simulator.ground_truth import GroundTruthLog, Transition, Version, VersionLog
+from feeder_devkit.simulator.ordering import Entry, OrderKey
+from feeder_devkit.simulator.preload import generate_history
+from feeder_devkit.simulator.query import SessionQuery
+from feeder_devkit.simulator.ratelimit import RateLimiter
+from feeder_devkit.simulator.records import ACTIVE, Session, UuidDeriver
+from feeder_devkit.simulator.render import JsonDict, SessionRenderer, dumps
+from feeder_devkit.simulator.settings import FaultSettings, SimulatorSettings
+from feeder_devkit.simulator.store import SessionStore
+from feeder_devkit.simulator.traffic import TrafficModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +145,8 @@ class Simulator:
         return released + ran
 
     def preload(self, count: int) -> PreloadReport:
-        """Add ``count`` sessions of history at once (see :mod:`feeder.simulator.preload`)."""
+        """Add ``count`` sessions of history at once (see
+        :mod:`feeder_devkit.simulator.preload`)."""
         started_s, rss_before = time.perf_counter(), rss_bytes()
         traffic = self.settings.traffic
         now_ms = self.now_ms()

@@ -1,4 +1,4 @@
-"""``python -m feeder.localkafka``: run a local broker in the foreground until Ctrl-C."""
+"""``python -m feeder_devkit.localkafka``: run a local broker in the foreground until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ import sys
 import threading
 from pathlib import Path
 
-from feeder.localkafka.broker import DEFAULT_KAFKA_VERSION, BrokerStartError, LocalKafkaBroker
-from feeder.localkafka.jars import JarFetchError, broker_classpath
+from feeder_devkit.localkafka.broker import (
+    DEFAULT_KAFKA_VERSION,
+    BrokerStartError,
+    LocalKafkaBroker,
+)
+from feeder_devkit.localkafka.jars import JarFetchError, broker_classpath
 
 
 def main(argv: list[str] | None = None) -> int:

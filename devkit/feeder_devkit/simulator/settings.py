@@ -2,7 +2,8 @@
 
 Environment variables use the prefix ``FEEDER_SIM_`` and ``__`` between a group and its field
 (``FEEDER_SIM_TRAFFIC__STORES=50``, ``FEEDER_SIM_FAULTS__ERROR_SHARE=0.1``); every field is also a
-flag of ``feeder simulate`` (see :mod:`feeder.simulator.cli`), and flags win over the environment.
+flag of ``feeder simulate`` (see :mod:`feeder_devkit.simulator.cli`), and flags win over the
+environment.
 The :class:`FaultSettings` group can be replaced while the simulator runs.
 """
 
@@ -193,7 +194,7 @@ class GroundTruthSettings(_Group):
 
 
 class SimulatorSettings(BaseSettings):
-    """All settings of ``feeder simulate`` and :func:`feeder.simulator.run_simulator`."""
+    """All settings of ``feeder simulate`` and :func:`feeder_devkit.simulator.run_simulator`."""
 
     model_config = SettingsConfigDict(
         env_prefix="FEEDER_SIM_",

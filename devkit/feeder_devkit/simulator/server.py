@@ -19,11 +19,11 @@ from typing import TypeVar
 import uvicorn
 
 from feeder.listening import bind_tcp
-from feeder.simulator.app import SimulatorApp
-from feeder.simulator.clock import system_clock
-from feeder.simulator.engine import Simulator
-from feeder.simulator.settings import SimulatorSettings
 from feeder.typing import Clock
+from feeder_devkit.simulator.app import SimulatorApp
+from feeder_devkit.simulator.clock import system_clock
+from feeder_devkit.simulator.engine import Simulator
+from feeder_devkit.simulator.settings import SimulatorSettings
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -14,9 +14,9 @@ import uuid
 from pathlib import Path
 from types import TracebackType
 
-from feeder.localkafka.jars import broker_classpath
-from feeder.localkafka.probe import count_brokers
-from feeder.localkafka.security import BrokerSecurity
+from feeder_devkit.localkafka.jars import broker_classpath
+from feeder_devkit.localkafka.probe import count_brokers
+from feeder_devkit.localkafka.security import BrokerSecurity
 
 DEFAULT_KAFKA_VERSION = "4.4.0"
 _LOG4J_CONFIG = Path(__file__).with_name("log4j2.yaml")
@@ -97,8 +97,8 @@ class LocalKafkaBroker:
 
     ``start()`` blocks until the broker lists itself in a metadata response; ``stop()`` is
     idempotent, sends SIGTERM, waits ``stop_timeout_s`` and then kills the JVM. With
-    ``security``, secured listeners open beside PLAINTEXT (see :mod:`feeder.localkafka.security`);
-    ``bootstrap_servers_of(name)`` is the address of one.
+    ``security``, secured listeners open beside PLAINTEXT (see
+    :mod:`feeder_devkit.localkafka.security`); ``bootstrap_servers_of(name)`` is the address of one.
     """
 
     def __init__(

@@ -7,7 +7,7 @@ ground-truth log of every transition, so a feed can be checked against what real
 
 Python API (tests, benchmarks)::
 
-    from feeder.simulator import FaultSettings, ManualClock, SimulatorSettings, run_simulator
+    from feeder_devkit.simulator import FaultSettings, ManualClock, SimulatorSettings, run_simulator
 
     async with run_simulator(SimulatorSettings(), clock=ManualClock()) as sim:
         sim.base_url, sim.token, sim.oauth_token_url       # where and how to call it
@@ -18,12 +18,12 @@ Python API (tests, benchmarks)::
         sim.ground_truth()                                 # -> list[Transition]
         sim.preload(1_000_000)                             # -> PreloadReport (time, RSS)
 
-:func:`run_simulator` yields a :class:`Simulator` (see :mod:`feeder.simulator.engine` for every
-method); call it from the loop that runs it. :func:`run_simulator_in_thread` runs one on its own
-loop for synchronous callers: ``sim.call(lambda s: s.pause())``. The clock is injectable (any
+:func:`run_simulator` yields a :class:`Simulator` (see :mod:`feeder_devkit.simulator.engine` for
+every method); call it from the loop that runs it. :func:`run_simulator_in_thread` runs one on its
+own loop for synchronous callers: ``sim.call(lambda s: s.pause())``. The clock is injectable (any
 callable returning an aware UTC datetime; :class:`ManualClock` moves only when told to). The same
-controls are HTTP routes under ``/_simulator/`` (see :mod:`feeder.simulator.admin`), and
-``feeder simulate`` serves it all from the command line (:mod:`feeder.simulator.cli`).
+controls are HTTP routes under ``/_simulator/`` (see :mod:`feeder_devkit.simulator.admin`), and
+``feeder simulate`` serves it all from the command line (:mod:`feeder_devkit.simulator.cli`).
 
 Module map: ``settings`` (every setting), ``records``/``catalog`` (what a session is),
 ``ordering``/``store`` (indexes, keyset pages), ``query``/``cursor`` (the query string),
@@ -37,24 +37,24 @@ Statuses other than ``"active"`` (``checkout_pending``, ``completed``, ``expired
 
 from __future__ import annotations
 
-from feeder.simulator.clock import ManualClock, system_clock
-from feeder.simulator.engine import PreloadReport, Simulator
-from feeder.simulator.ground_truth import (
+from feeder.typing import Clock
+from feeder_devkit.simulator.clock import ManualClock, system_clock
+from feeder_devkit.simulator.engine import PreloadReport, Simulator
+from feeder_devkit.simulator.ground_truth import (
     TRANSITION_KINDS,
     Transition,
     TransitionKind,
     read_jsonl,
 )
-from feeder.simulator.records import INVENTED_STATUSES
-from feeder.simulator.server import ThreadedSimulator, run_simulator, run_simulator_in_thread
-from feeder.simulator.settings import (
+from feeder_devkit.simulator.records import INVENTED_STATUSES
+from feeder_devkit.simulator.server import ThreadedSimulator, run_simulator, run_simulator_in_thread
+from feeder_devkit.simulator.settings import (
     FaultSettings,
     GroundTruthSettings,
     ServerSettings,
     SimulatorSettings,
     TrafficSettings,
 )
-from feeder.typing import Clock
 
 __all__ = [
     "INVENTED_STATUSES",

@@ -15,8 +15,8 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
-from feeder.simulator.settings import ServerSettings
 from feeder.typing import Clock
+from feeder_devkit.simulator.settings import ServerSettings
 
 STATIC_CLIENT = "static-token"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from feeder.simulator.clock import parse_timestamp
-from feeder.simulator.cursor import Cursor, decode_cursor
+from feeder_devkit.simulator.clock import parse_timestamp
+from feeder_devkit.simulator.cursor import Cursor, decode_cursor
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 200

@@ -13,9 +13,9 @@ import random
 from collections.abc import Iterator
 from math import log
 
-from feeder.simulator.records import Session
-from feeder.simulator.settings import TrafficSettings
-from feeder.simulator.traffic import (
+from feeder_devkit.simulator.records import Session
+from feeder_devkit.simulator.settings import TrafficSettings
+from feeder_devkit.simulator.traffic import (
     CANCEL_SHARE,
     MEAN_CHECKOUT_S,
     MEAN_COMPLETE_S,

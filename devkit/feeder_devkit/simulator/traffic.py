@@ -19,9 +19,9 @@ import random
 from collections.abc import Callable
 from enum import Enum
 
-from feeder.simulator.changes import SessionPatch, SessionWriter
-from feeder.simulator.records import ACTIVE, Session
-from feeder.simulator.settings import TrafficSettings
+from feeder_devkit.simulator.changes import SessionPatch, SessionWriter
+from feeder_devkit.simulator.records import ACTIVE, Session
+from feeder_devkit.simulator.settings import TrafficSettings
 
 # Mean durations in seconds of model time (divided by speedup).
 MEAN_SCAN_S = 20.0
