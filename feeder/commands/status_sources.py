@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from feeder.checkpoint.sqlite import BEFORE_REREAD_PASSES_DELAY_S, read_only_view
+from feeder.checkpoint.sqlite_file import BEFORE_REREAD_PASSES_DELAY_S, read_only_view
 from feeder.core.state import FeedPosition, reread_name
 from feeder.errors import ConfigError
 
