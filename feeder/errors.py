@@ -11,8 +11,8 @@
     │   ├── ConfigError             a setting is missing or invalid
     │   ├── AuthError               401/403 that persists after a token refresh
     │   └── FencedError             another instance took over this feed
-    └── SkippableError          one record is bad: it is dead-lettered and the sweep goes on
-        └── MalformedRecordError    a record failed validation (``field`` says which)
+    └── SkippableError          one session is bad: it is dead-lettered and the sweep goes on
+        └── MalformedSessionError   a session failed validation (``field`` says which)
 
 Foreign exceptions (httpx, aiokafka, sqlite3) are translated once, at the boundary that caught
 them, with ``raise ... from exc``. Messages never contain a credential.
@@ -65,8 +65,8 @@ class SkippableError(FeederError):
     """One input is bad; it is set aside (dead-lettered) and processing continues."""
 
 
-class MalformedRecordError(SkippableError):
-    """A session record failed validation."""
+class MalformedSessionError(SkippableError):
+    """A session in a page failed validation."""
 
     def __init__(self, reason: str, field: str | None = None) -> None:
         super().__init__(reason if field is None else f"{field}: {reason}")

@@ -193,7 +193,7 @@ class BackfillProgress:
         )
 
     def slice_page(self, piece: Slice, plan: PagePlan) -> None:
-        self.records += plan.records_read
+        self.records += plan.sessions_read
         self.events += len(plan.events)
         self.dead_letters += len(plan.dead_letters)
         if plan.max_updated_at is not None:
@@ -235,7 +235,7 @@ class BackfillProgress:
         commit_s: float,
         acked_at: datetime,
     ) -> None:
-        self.records += plan.records_read
+        self.records += plan.sessions_read
         self.events += len(plan.events)
         self.dead_letters += len(plan.dead_letters)
 

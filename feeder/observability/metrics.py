@@ -372,7 +372,7 @@ class FeederMetrics:
         acked_at: datetime,
     ) -> None:
         self.publish_healthy = True
-        self.records_fetched.labels(pass_name).inc(plan.records_read)
+        self.records_fetched.labels(pass_name).inc(plan.sessions_read)
         self.records_duplicate.labels(pass_name).inc(plan.duplicates)
         self.records_replayed.labels(pass_name).inc(len(plan.replayed))
         self.records_regressed.inc(plan.regressed)

@@ -103,7 +103,7 @@ def test_a_replayed_version_is_counted_and_a_regressed_one_applied() -> None:
     assert plan.replayed == ("a",)
     assert plan.regressed == 1
     assert [event.type.value for event in plan.events] == ["session.exited"]
-    assert plan.records_read == 2
+    assert plan.sessions_read == 2
 
 
 def test_a_fraud_flip_has_one_id_however_late_the_poller_sees_it() -> None:
