@@ -16,8 +16,10 @@ import logging
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from feeder.errors import SinkUnavailableError
 from feeder.kafka.connection import KafkaConnection
 from feeder.kafka.diagnosis import start_within_deadline
+from feeder.settings import KafkaSettings
 
 logger = logging.getLogger("feeder.sink")
 
@@ -67,3 +69,13 @@ async def close_producer(producer: AIOKafkaProducer, *, timeout_s: float, what: 
         with contextlib.suppress(TimeoutError, KafkaError, OSError):
             async with asyncio.timeout(CLOSE_TIMEOUT_S):
                 await producer.client.close()
+
+
+def not_written(settings: KafkaSettings, exc: BaseException, missed: str) -> SinkUnavailableError:
+    """The error a send or a transaction that missed its deadline (``TimeoutError``) or failed
+    (a Kafka error) becomes; ``missed`` says what Kafka did not do (``acknowledge 3 records``)."""
+    what = "timed out" if isinstance(exc, TimeoutError) else f"failed: {exc!r}"
+    return SinkUnavailableError(
+        f"Kafka did not {missed} within {settings.send_timeout_s} s ({what}); check the brokers "
+        f"at {settings.bootstrap_servers} (FEEDER_KAFKA__BOOTSTRAP_SERVERS)"
+    )

@@ -10,11 +10,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from feeder.core.records import OutgoingRecord
-from feeder.errors import SinkUnavailableError
 from feeder.kafka.admin import prepare_topics
 from feeder.kafka.batches import send_in_batches
 from feeder.kafka.connection import KafkaConnection, kafka_connection
-from feeder.kafka.producers import close_producer, start_producer
+from feeder.kafka.producers import close_producer, not_written, start_producer
 from feeder.settings import KafkaSettings
 
 
@@ -68,11 +67,8 @@ class KafkaSink:
                 await asyncio.gather(*await send_in_batches(producer, records))
         except (TimeoutError, KafkaError) as exc:
             await self._discard_producer(producer)
-            what = "timed out" if isinstance(exc, TimeoutError) else f"failed: {exc!r}"
-            raise SinkUnavailableError(
-                f"Kafka did not acknowledge {len(records)} records within "
-                f"{self._settings.send_timeout_s} s ({what}); check the brokers at "
-                f"{self._settings.bootstrap_servers} (FEEDER_KAFKA__BOOTSTRAP_SERVERS)"
+            raise not_written(
+                self._settings, exc, f"acknowledge {len(records)} records"
             ) from exc
 
     async def _discard_producer(self, producer: AIOKafkaProducer | None) -> None:

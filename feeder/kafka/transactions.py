@@ -35,10 +35,15 @@ from aiokafka.errors import KafkaError, ProducerFenced
 from aiokafka.structs import RecordMetadata
 
 from feeder.core.records import OutgoingRecord
-from feeder.errors import FencedError, SinkUnavailableError
+from feeder.errors import FencedError
 from feeder.kafka.batches import send_in_batches
 from feeder.kafka.connection import KafkaConnection
-from feeder.kafka.producers import CLOSE_TIMEOUT_S, close_producer, start_producer
+from feeder.kafka.producers import (
+    CLOSE_TIMEOUT_S,
+    close_producer,
+    not_written,
+    start_producer,
+)
 
 
 class TransactionalSink:
@@ -108,11 +113,8 @@ class TransactionalSink:
                 raise self._fenced from exc
             except (TimeoutError, KafkaError) as exc:
                 await self._drop_producer()
-                what = "timed out" if isinstance(exc, TimeoutError) else f"failed: {exc!r}"
-                raise SinkUnavailableError(
-                    f"Kafka did not commit a transaction of {len(records)} records within "
-                    f"{self._settings.send_timeout_s} s ({what}); check the brokers at "
-                    f"{self._settings.bootstrap_servers} (FEEDER_KAFKA__BOOTSTRAP_SERVERS)"
+                raise not_written(
+                    self._settings, exc, f"commit a transaction of {len(records)} records"
                 ) from exc
             except BaseException:  # cancelled mid-transaction: the producer is unusable now
                 await asyncio.shield(self._drop_producer())

@@ -28,12 +28,13 @@ from feeder.observability.http_server import EmbeddedServer, bind_socket
 from feeder.observability.metrics import FeederMetrics
 from feeder.runtime.guards import refuse_a_lost_checkpoint
 from feeder.runtime.root import (
+    build_sweeper,
     event_encoding,
     feed_metrics,
     feed_start,
     health_server,
+    open_api_client,
     open_feed_parts,
-    open_sweeper,
     topic_names,
 )
 from feeder.runtime.signals import stop_on_signals
@@ -91,15 +92,15 @@ class FeedApp:
                 resumed_at=position,
                 topics=topic_names(settings),
             )
-            self.sweeper = await open_sweeper(
-                stack,
+            client = await open_api_client(stack, settings, observer=self.metrics)
+            self.sweeper = build_sweeper(
                 settings,
                 store,
                 parts.delivery,
+                client,
                 position=position,
                 origin=LIVE,
                 clock=self.clock,
-                api_observer=self.metrics,
                 sweep_observer=ActivityObserver(self.metrics, self.activity),
                 stopping=self.stopping,
                 reread_delays_s=delays_s,

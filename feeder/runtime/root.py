@@ -145,37 +145,6 @@ async def open_feed_parts(
     return FeedParts(kafka_store, sink, AtLeastOnceDelivery(sink, kafka_store, clock))
 
 
-async def open_sweeper(
-    stack: contextlib.AsyncExitStack,
-    settings: FeederSettings,
-    store: CheckpointStore,
-    delivery: PageDelivery,
-    *,
-    position: FeedPosition,
-    origin: Origin,
-    clock: Clock,
-    api_observer: ApiObserver,
-    sweep_observer: SweepObserver,
-    stopping: asyncio.Event,
-    reread_delays_s: tuple[float, ...],
-) -> Sweeper:
-    """The API client and a sweeper over ``store`` and ``delivery``; the client closed by
-    ``stack``."""
-    client = await open_api_client(stack, settings, observer=api_observer)
-    return build_sweeper(
-        settings,
-        store,
-        delivery,
-        client,
-        position=position,
-        origin=origin,
-        clock=clock,
-        sweep_observer=sweep_observer,
-        stopping=stopping,
-        reread_delays_s=reread_delays_s,
-    )
-
-
 def build_sweeper(
     settings: FeederSettings,
     store: CheckpointStore,
