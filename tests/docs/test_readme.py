@@ -33,3 +33,18 @@ def test_every_metric_is_in_the_readme() -> None:
         names.add(family.name + suffix)
     documented = set(re.findall(r"`(feeder_[a-z_]+)", README))
     assert sorted(names - documented) == []
+
+
+def test_the_layout_lists_every_folder_and_module_of_feeder() -> None:
+    """README, Development, *Layout*: one line per entry of ``feeder/`` (the package's own
+    ``__init__.py`` and ``__main__.py`` aside), and nothing that is gone."""
+    listing = README.split("- Layout", 1)[1].split("```", 2)[1]
+    listed = set(re.findall(r"^    (\w+(?:/|\.py))", listing, re.MULTILINE))
+    package = Path(__file__).parents[2] / "feeder"
+    present = {
+        entry.name + ("/" if entry.is_dir() else "")
+        for entry in package.iterdir()
+        if entry.name not in ("__init__.py", "__main__.py", "__pycache__")
+        and (entry.is_dir() or entry.suffix == ".py")
+    }
+    assert listed == present
