@@ -18,6 +18,7 @@ for one. The field policy applies to all of them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, cast
@@ -82,6 +83,7 @@ STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
 CE_PREFIX = "ce_"
 _JSON = DATA_CONTENT_TYPE.encode()
 STRUCTURED_HEADERS: Headers = ((CONTENT_TYPE, STRUCTURED_CONTENT_TYPE.encode()),)
+_FRAUD_CHANGE = EventType.SUSPECTED_FRAUD_CHANGED
 
 
 def binary_headers(attributes: dict[str, str]) -> Headers:
@@ -98,13 +100,13 @@ def binary_headers(attributes: dict[str, str]) -> Headers:
 
 class EventEncoder:
     """The one encoder of change events: :meth:`document` is the whole CloudEvent, and an
-    event's Kafka records (:meth:`append_records`) carry it in the encoding's content mode,
-    both built from the same attributes (structured: the document as the value; binary: its
-    ``data`` as the value and every other attribute as a ``ce_`` header).
+    event's Kafka records (:meth:`records`) carry it in the encoding's content mode, both built
+    from the same attributes (structured: the document as the value; binary: its ``data`` as
+    the value and every other attribute as a ``ce_`` header).
 
     Made once per page (or per event outside the sweep): what is the same for every event of a
-    run (source, extensions, key strategy, topics) is looked up once, and the document is built
-    in one pass (a page holds over a thousand events).
+    run (source, extensions, key strategy, field policy, topics) is looked up once, and a page's
+    events (over a thousand) are encoded in one loop, each session once for all its events.
     """
 
     __slots__ = (
@@ -112,6 +114,7 @@ class EventEncoder:
         "_events_topic",
         "_extensions",
         "_fraud_topic",
+        "_policy",
         "_source",
         "_structured",
     )
@@ -121,6 +124,7 @@ class EventEncoder:
         self._extensions = origin_extensions(encoding.origin)
         self._by_store = encoding.key_strategy is KeyStrategy.STORE
         self._structured = encoding.content_mode is ContentMode.STRUCTURED
+        self._policy = encoding.field_policy
         self._events_topic = "" if topics is None else topics.events
         self._fraud_topic = "" if topics is None else topics.fraud
 
@@ -153,36 +157,51 @@ class EventEncoder:
         }
         return document
 
-    def key(self, event: ChangeEvent) -> bytes:
-        """The record key: the session id, or the store id (the session id when it has none)."""
-        store_id = event.store_id
-        return (store_id if self._by_store and store_id is not None else event.subject).encode()
-
-    def append_records(
-        self, event: ChangeEvent, session: object, records: list[OutgoingRecord]
-    ) -> None:
-        """Append the event's records to ``records``: one on the all-events topic, and one on
-        the fraud topic if it is a fraud change."""
-        document = self.document(event, session)
-        if self._structured:
-            value = orjson.dumps(document)
-            headers = STRUCTURED_HEADERS
-        else:
-            value = orjson.dumps(document.pop("data"))
-            headers = binary_headers(cast(dict[str, str], document))  # attributes are text
-        record = OutgoingRecord(
-            self._events_topic,
-            self.key(event),
-            value,
-            headers,
-            event.type,
-            event.time,
-            None,
-            event.id,
-        )
-        records.append(record)
-        if event.type is EventType.SUSPECTED_FRAUD_CHANGED:
-            records.append(record._replace(topic=self._fraud_topic))
+    def records(
+        self, events: Iterable[ChangeEvent], session_json: Mapping[int, bytes]
+    ) -> list[OutgoingRecord]:
+        """Every event's records: one on the all-events topic, and one more on the fraud topic
+        for a fraud change. ``session_json`` holds, by ``id()`` of an event's session, the
+        session already encoded with the field policy applied; the policy is applied here to
+        the others. The key is the session id, or the store id (the session id when it has
+        none)."""
+        document_of, structured, by_store = self.document, self._structured, self._by_store
+        events_topic, fraud_topic = self._events_topic, self._fraud_topic
+        fragments: dict[int, object] = {}
+        records: list[OutgoingRecord] = []
+        append, dumps = records.append, orjson.dumps
+        for event in events:
+            session = fragments.get(id(event.session))
+            if session is None:
+                encoded = session_json.get(id(event.session))
+                session = fragments[id(event.session)] = (
+                    self._policy.apply(event.session)
+                    if encoded is None
+                    else orjson.Fragment(encoded)
+                )
+            document = document_of(event, session)
+            if structured:
+                value = dumps(document)
+                headers = STRUCTURED_HEADERS
+            else:
+                value = dumps(document.pop("data"))
+                headers = binary_headers(cast(dict[str, str], document))  # attributes are text
+            store_id = event.store_id
+            key = store_id if by_store and store_id is not None else event.subject
+            record = OutgoingRecord(
+                events_topic,
+                key.encode(),
+                value,
+                headers,
+                event.type,
+                event.time,
+                None,
+                event.id,
+            )
+            append(record)
+            if event.type is _FRAUD_CHANGE:
+                append(record._replace(topic=fraud_topic))
+        return records
 
 
 def cloudevent(
@@ -210,14 +229,8 @@ def event_records(
     ``session_json`` is the event's session already encoded with the field policy applied, when
     the caller has it; otherwise the policy is applied here.
     """
-    session: object = (
-        encoding.field_policy.apply(event.session)
-        if session_json is None
-        else orjson.Fragment(session_json)
-    )
-    records: list[OutgoingRecord] = []
-    EventEncoder(encoding, topics).append_records(event, session, records)
-    return records
+    encoded = {} if session_json is None else {id(event.session): session_json}
+    return EventEncoder(encoding, topics).records([event], encoded)
 
 
 def state_record(
@@ -260,17 +273,7 @@ def page_records(
     session_json = {
         id(snapshot.raw): orjson.dumps(policy.apply(snapshot.raw)) for snapshot in plan.fresh
     }
-    encoder = EventEncoder(encoding, topics)
-    fragments: dict[int, object] = {}
-    records: list[OutgoingRecord] = []
-    for event in plan.events:
-        session = fragments.get(id(event.session))
-        if session is None:
-            encoded = session_json.get(id(event.session))
-            session = fragments[id(event.session)] = (
-                policy.apply(event.session) if encoded is None else orjson.Fragment(encoded)
-            )
-        encoder.append_records(event, session, records)
+    records = EventEncoder(encoding, topics).records(plan.events, session_json)
     records.extend(
         state_record(snapshot, topics, session_json[id(snapshot.raw)]) for snapshot in plan.fresh
     )
