@@ -29,6 +29,7 @@ from tests.e2e.harness import (
     running_feed,
     traffic_until,
 )
+from tests.e2e.tally import tally
 
 CHANGES_PER_SESSION = 6.5
 DISTINCT_STAMPS_PER_S = 600.0
@@ -73,18 +74,13 @@ async def check(bootstrap: str, rate: float, seconds: float, seed: int) -> str:
         async with running_feed(settings) as app:
             await traffic_until(sim, int(rate * seconds))
             await quiesce(sim, app)
-        expect = feed_expectations(sim, app)
+        expect = feed_expectations(sim, settings)
     events = await published_events(bootstrap, settings.kafka.topics.events)
-    published = {event.id for event in events}
-    known = expect.by_id()
-    missing = [x for x in expect.expected if x.required and not x.ids & published]
-    invented = [event for event in events if event.id not in known]
+    result = tally(f"{rate:g} changes/s for {seconds:g} s", events, expect)
     return "\n".join(
         [
-            expect.summary(),
-            f"records {len(events):,}, distinct ids {len(published):,}, missing {len(missing)}, "
-            f"invented {len(invented)}, unexcusable {len(expect.unexcusable)}",
-            *(f"  missing: {x.transition}" for x in missing[:10]),
+            result.line(),
+            *(f"  missing: {t}" for t in result.missing[:10]),
             *(f"  unexcusable: {x}" for x in expect.unexcusable[:10]),
         ]
     )

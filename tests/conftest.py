@@ -9,16 +9,48 @@ from collections.abc import Iterator
 import pytest
 from feeder_devkit.localkafka import LocalKafkaBroker
 
+from tests.hypothesis_profiles import load_profile
+
+load_profile()
+
+_BOOTSTRAP = "KAFKA_BOOTSTRAP_SERVERS"
+_BROKER = pytest.StashKey[LocalKafkaBroker]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With workers (``-n``), the controller starts the one local broker they all share before
+    it starts them (they inherit ``KAFKA_BOOTSTRAP_SERVERS``); without, the ``kafka_bootstrap``
+    fixture starts it when a test first needs it."""
+    parallel = config.pluginmanager.hasplugin("xdist") and config.getoption("numprocesses")
+    is_worker = hasattr(config, "workerinput")
+    if parallel and not is_worker and not _given_broker():
+        broker = LocalKafkaBroker()
+        broker.start()
+        config.stash[_BROKER] = broker
+        os.environ[_BOOTSTRAP] = broker.bootstrap_servers
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    broker = config.stash.get(_BROKER, None)
+    if broker is not None:
+        broker.stop()
+        del os.environ[_BOOTSTRAP]
+
+
+def _given_broker() -> bool:
+    return bool(os.environ.get(_BOOTSTRAP)) or os.environ.get("FEEDER_TEST_DOCKER") == "1"
+
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     """Bootstrap address of a real broker.
 
-    ``KAFKA_BOOTSTRAP_SERVERS`` points at someone's running broker; ``FEEDER_TEST_DOCKER=1`` starts
-    one with testcontainers (needs a Docker engine and the ``docker`` extra); otherwise a local
-    KRaft broker is started from Maven Central jars and stopped when the run ends.
+    ``KAFKA_BOOTSTRAP_SERVERS`` points at someone's running broker (or the one the run's
+    controller started for its workers); ``FEEDER_TEST_DOCKER=1`` starts one with testcontainers
+    (needs a Docker engine and the ``docker`` extra); otherwise a local KRaft broker is started
+    from Maven Central jars and stopped when the run ends.
     """
-    given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    given = os.environ.get(_BOOTSTRAP)
     if given:
         yield given
         return
@@ -32,7 +64,42 @@ def kafka_bootstrap() -> Iterator[str]:
         yield broker.bootstrap_servers
 
 
+@pytest.fixture(scope="session")
+def restartable_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafkaBroker]:
+    """A broker of the tests' own that they may stop and start again (its data kept), started
+    when first used. The tests that use it share it (:data:`tests.worker_groups.RESTARTABLE_KAFKA`),
+    so a run starts one such broker instead of one per test; each calls ``start()`` first,
+    which does nothing while it runs, since the test before may have left it stopped."""
+    broker = LocalKafkaBroker(data_dir=tmp_path_factory.mktemp("restartable-kafka"))
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
 @pytest.fixture
 def topic_name() -> str:
     """A topic name no other test uses."""
     return f"test-{uuid.uuid4().hex[:12]}"
+
+
+SUMMARY_SECTIONS = ("fault injection", "ground truth")
+"""Sections printed at the end of a run: a test adds a line to one as a user property named
+after it (``request.node.user_properties``), which reaches the process that prints the summary
+(the controller, when workers ran the tests)."""
+_SUMMARY: dict[str, list[str]] = {section: [] for section in SUMMARY_SECTIONS}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "teardown":
+        for name, line in report.user_properties:
+            if name in _SUMMARY:
+                _SUMMARY[name].append(str(line))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for section, lines in _SUMMARY.items():
+        if lines:
+            terminalreporter.section(section)
+            for line in lines:
+                terminalreporter.write_line(line)

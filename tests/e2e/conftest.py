@@ -6,19 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 
-_REPORTS: list[str] = []
-
 
 @pytest.fixture
 def ground_truth_report(request: pytest.FixtureRequest) -> Iterator[list[str]]:
     """Lines a test wants in the run's summary (what it checked, what it excused)."""
     lines: list[str] = []
     yield lines
-    _REPORTS.extend(f"{request.node.name}: {line}" for line in lines)
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _REPORTS:
-        terminalreporter.section("ground truth")
-        for line in _REPORTS:
-            terminalreporter.write_line(line)
+    request.node.user_properties.extend(
+        ("ground truth", f"{request.node.name}: {line}") for line in lines
+    )

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -119,36 +119,15 @@ def feeder_settings(
     )
 
 
-def live_gap_bound_s(samples: Iterable[tuple[str, Mapping[str, str], float]]) -> float:
-    """From ``feeder_live_read_gap_seconds`` buckets: an upper bound of the longest gap the
-    feed's live reads left (the bound of the highest bucket that gained an observation)."""
-    buckets = sorted(
-        (float(labels["le"]), value)
-        for name, labels, value in samples
-        if name == "feeder_live_read_gap_seconds_bucket"
-    )
-    below = 0.0
-    bound = 0.0
-    for upper, count in buckets:
-        if count > below:
-            bound = upper
-        below = count
-    return bound
-
-
-def registry_samples(app: FeedApp) -> list[tuple[str, Mapping[str, str], float]]:
-    return [
-        (sample.name, sample.labels, sample.value)
-        for family in app.metrics.registry.collect()
-        for sample in family.samples
-    ]
-
-
-def timing(settings: FeederSettings, live_gap_s: float) -> PassTiming:
-    """What bounds the transitions this feed may have missed (see :mod:`tests.e2e.oracle`)."""
+def timing(settings: FeederSettings, *, retried: bool = False) -> PassTiming:
+    """What bounds the transitions this feed may have missed, from its configuration alone
+    (see :mod:`tests.e2e.oracle`). ``retried``: the test makes the API fail now and then, so a
+    read may wait out retries: one capped backoff (``backoff_max_s``; the exponential backoffs
+    from ``backoff_initial_s`` that come before it add up to less)."""
     passes = reread_passes(settings.sweep.all_reread_delays_s, settings.sweep.poll_interval_s)
     return PassTiming(
-        live_gap_s=live_gap_s,
+        retry_allowance_s=settings.api.backoff_max_s if retried else 0.0,
+        poll_interval_s=settings.sweep.poll_interval_s,
         reread_delays_s=[p.delay_s for p in passes],
         cadences_s=[p.cadence_s for p in passes],
     )
@@ -156,18 +135,23 @@ def timing(settings: FeederSettings, live_gap_s: float) -> PassTiming:
 
 def feed_expectations(
     sim: ThreadedSimulator,
-    app: FeedApp,
+    settings: FeederSettings,
     *,
     hidden_spans: Sequence[tuple[datetime, datetime]] = (),
     blind_spans: Sequence[tuple[datetime, datetime]] = (),
+    retried: bool = False,
 ) -> Expectations:
-    """What ``app`` must have published of what ``sim`` did (call once the feed caught up);
-    ``blind_spans``: times it could not publish what it read (see ``expectations``)."""
+    """What a feed configured by ``settings`` must have published of what ``sim`` did (call
+    once the feed caught up); ``hidden_spans`` and ``blind_spans`` are the fault windows the
+    test declares (see ``expectations``), ``retried`` as for :func:`timing`."""
     transitions = sim.call(lambda s: s.ground_truth())
     versions = sim.call(lambda s: s.versions())
-    bound = timing(app.settings, live_gap_bound_s(registry_samples(app)))
     return expectations(
-        transitions, versions, bound, hidden_spans=hidden_spans, blind_spans=blind_spans
+        transitions,
+        versions,
+        timing(settings, retried=retried),
+        hidden_spans=hidden_spans,
+        blind_spans=blind_spans,
     )
 
 

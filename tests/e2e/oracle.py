@@ -11,11 +11,15 @@ served. So:
   time, or a toggle's ``field=value #n``), independently of the feeder's code;
 - an event no observable transition explains is *invented*;
 - a transition never served is *excused* only if every version it held in was replaced sooner
-  than the feed could have read it: the longest gap the feed's own live reads left (measured by
-  the feed, ``feeder_live_read_gap_seconds``), plus, for a version that became visible late,
-  the delay and cadence of the first re-read pass that catches that lateness, minus the
-  lateness. A starving poller therefore fails here instead of being excused. A version later
-  than the lookback is beyond the feed's guarantee and excused as such (and reported).
+  than the feed's **configuration** lets it stay unread: the poll interval plus
+  ``READ_MARGIN_S`` (and one capped retry backoff where the test makes the API fail), plus,
+  for a version that became visible late, the delay and cadence of the first re-read pass that
+  catches that lateness, minus the lateness; or, beyond that, only by
+  the time it overlapped a fault window the *test* declared around the fault it caused. Nothing
+  the feed measured about itself widens an excuse, so a feed that stalls or starves a session
+  fails here instead of being excused. A version visible later than the configured lookback is
+  beyond the feed's guarantee and excused as such. Every excuse is counted by its reason
+  (:class:`Excuse`), and the tests bound how many there may be (:mod:`tests.e2e.tally`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from feeder_devkit.simulator.clock import from_ms
 from feeder_devkit.simulator.ground_truth import EVENT_TYPE_OF_KIND, Transition, Version
@@ -35,7 +40,23 @@ EVENT_ID_NAMESPACE = uuid.UUID("6f1d7c2e-5a4b-4e8f-9c3d-2b1a0e9f8d7c")  # README
 TOGGLE_FIELD = {"suspected_fraud_changed": "suspectedFraud", "status_changed": "status"}
 INITIAL_VALUE: dict[str, object] = {"suspected_fraud_changed": False, "status_changed": "active"}
 ON_TIME_MS = 50  # a version visible within this of its updatedAt was not a late commit
+READ_MARGIN_S = 0.5
+"""How much longer than the poll interval a version may stay visible and unread without a
+fault: one live read's own time (a page fetched, published, acknowledged by Kafka and
+committed: tens of milliseconds here) and the event loop's scheduling delays on the shared
+2-core test machine, where brokers, simulators and feeds of four test workers share the cores.
+A constant of the judge, stated here; never taken from the feed's own measurements. (The
+longest-lived version a healthy feed left unread in the suite's runs stayed 0.3 s; a feed
+polling at a fifth of its rate leaves ones of up to a second.)"""
 Span = tuple[datetime, datetime]
+
+
+class Excuse(StrEnum):
+    """Why a transition that was never served may go without an event."""
+
+    SHORT_LIVED = "short-lived"  # every version replaced within the configured bound
+    FAULT_WINDOW = "fault window"  # only the time it overlapped a declared fault window excuses it
+    BEYOND_LOOKBACK = "beyond lookback"  # a version became visible later than the lookback
 
 
 def expected_id(session_id: str, kind: str, identity: str) -> str:
@@ -70,16 +91,22 @@ class Expected:
 class Excused:
     transition: Transition
     longest_held_s: float | None  # the longest any of its versions stayed (None: one still is)
-    beyond_lookback: bool  # a version became visible later than the lookback pass reads
+    reason: Excuse | None  # None: not excusable
 
 
 @dataclass(frozen=True, slots=True)
 class PassTiming:
-    """The feed's sweep settings, and its measured live-read gap, that bound what it can miss."""
+    """The feed's configured sweep, which bounds what it can miss."""
 
-    live_gap_s: float
+    poll_interval_s: float
     reread_delays_s: Sequence[float]
     cadences_s: Sequence[float]
+    retry_allowance_s: float = 0.0  # a read the API's faults made retry may take this longer
+
+    @property
+    def live_gap_s(self) -> float:
+        """The longest an on-time version may stay visible and unread without a fault."""
+        return self.poll_interval_s + READ_MARGIN_S + self.retry_allowance_s
 
     def bound_s(self, lateness_s: float) -> float:
         """How long a version that became visible ``lateness_s`` late may stay unread."""
@@ -100,18 +127,29 @@ class Expectations:
     def by_id(self) -> dict[str, Expected]:
         return {event_id: x for x in self.expected for event_id in x.ids}
 
-    def summary(self) -> str:
-        held = [e.longest_held_s for e in self.excused if not e.beyond_lookback]
-        beyond = sum(e.beyond_lookback for e in self.excused)
-        required = sum(x.required for x in self.expected)
-        optional = len(self.expected) - required
-        return (
-            f"{required} transitions observable and published once"
-            + (f" (+{optional} the feed may or may not have seen)" if optional else "")
-            + f"; {len(held)} excused as never served (longest held "
-            f"{max((h or 0.0 for h in held), default=0.0):.3f} s), {beyond} later than the "
-            "lookback"
-        )
+    @property
+    def required(self) -> int:
+        return sum(x.required for x in self.expected)
+
+    @property
+    def optional(self) -> int:
+        return len(self.expected) - self.required
+
+    def excused_by_reason(self) -> dict[Excuse, int]:
+        return {
+            reason: sum(e.reason is reason for e in self.excused)
+            for reason in Excuse
+            if any(e.reason is reason for e in self.excused)
+        }
+
+    @property
+    def excused_share(self) -> float:
+        """Transitions excused without a declared fault window (short-lived, or later than the
+        lookback) among every transition the traffic made: what the feed's configuration alone
+        lets it miss."""
+        total = len(self.expected) + len(self.excused) + len(self.unexcusable)
+        outside = sum(e.reason is not Excuse.FAULT_WINDOW for e in self.excused)
+        return outside / total if total else 0.0
 
 
 def _blind(moment_ms: int | None, spans: Sequence[Span]) -> bool:
@@ -234,22 +272,31 @@ def _excuse(
     timing: PassTiming,
     blind_spans: Sequence[Span],
 ) -> Excused | None:
-    """Why it may have gone unseen, or ``None`` if some version of it held too long."""
+    """Why it may have gone unseen, or ``None`` if some version of it held too long.
+
+    The reason: a declared fault window if one of its versions was visible during one (the
+    fault may be why it went unseen), else a version beyond the lookback, else short-lived."""
     longest: float | None = 0.0
-    beyond = False
+    needed: set[Excuse] = set()
     for number, version in held:
         until_ms = _visible_until_ms(transition.session_id, number, versions)
         bound_s = timing.bound_s((version.visible_at_ms - version.updated_at_ms) / 1000)
         if bound_s == float("inf"):
-            beyond = True
+            needed.add(Excuse.BEYOND_LOOKBACK)
             continue
         if until_ms is None:
             return None  # still visible, on time for the feed, and never read
         held_s = (until_ms - version.visible_at_ms) / 1000
-        if held_s >= bound_s + _blind_s(version.visible_at_ms, until_ms, blind_spans):
+        in_faults_s = _blind_s(version.visible_at_ms, until_ms, blind_spans)
+        if held_s >= bound_s + in_faults_s:
             return None
+        needed.add(Excuse.FAULT_WINDOW if in_faults_s > 0 else Excuse.SHORT_LIVED)
         longest = max(longest or 0.0, held_s)
-    return Excused(transition, longest, beyond)
+    reason = next(
+        (r for r in (Excuse.FAULT_WINDOW, Excuse.BEYOND_LOOKBACK) if r in needed),
+        Excuse.SHORT_LIVED,
+    )
+    return Excused(transition, longest, reason)
 
 
 def _unexcused(
@@ -263,4 +310,4 @@ def _unexcused(
         for until, (_, version) in zip(spans, held, strict=True)
     ]
     longest = None if None in lasting else max((s for s in lasting if s is not None), default=0.0)
-    return Excused(transition, longest, beyond_lookback=False)
+    return Excused(transition, longest, reason=None)

@@ -22,7 +22,6 @@ from feeder_devkit.simulator.server import run_simulator_in_thread
 
 from feeder.core.timestamps import parse_timestamp
 from tests.e2e.harness import (
-    assert_exactly_once,
     busy_store,
     feed_expectations,
     feeder_settings,
@@ -31,14 +30,14 @@ from tests.e2e.harness import (
     running_feed,
     traffic_until,
 )
+from tests.e2e.tally import judge
+from tests.java_examples import EXAMPLES, built_jar
 from tests.kafka_reading import read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(600)]
 logger = logging.getLogger(__name__)
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FRAUD_ALERTS = EXAMPLES / "python-fraud-alerts" / "fraud_alerts.py"
-JAVA_EXAMPLE = EXAMPLES / "java-event-counts"
 FRAUD = "session.suspected_fraud_changed"
 ALERT = re.compile(r"^ALERT (flagged|cleared) session=(\S+) store=(\S+) at=(\S+) event=(\S+)$")
 
@@ -67,13 +66,8 @@ async def run(
 
 
 async def build_java_example() -> Path:
-    """``mvn package`` (dependencies cached in ~/.m2, an up-to-date build is kept in target/)."""
-    await run(
-        "mvn", "--batch-mode", "--quiet", "-Dstyle.color=never", "package",
-        cwd=JAVA_EXAMPLE,
-        timeout_s=540,
-    )  # fmt: skip
-    return JAVA_EXAMPLE / "target" / "event-counts.jar"
+    """The event-counts quickstart's jar (:mod:`tests.java_examples`), built in a thread."""
+    return await asyncio.to_thread(built_jar, "java-event-counts", "event-counts.jar")
 
 
 async def resend(bootstrap: str, topic: str) -> str:
@@ -149,7 +143,7 @@ async def test_the_quickstarts_print_what_the_simulator_did(
             async with running_feed(settings) as app:
                 await traffic_until(sim, 300)  # the traffic model runs while the feed sweeps
                 await quiesce(sim, app)
-            expect = feed_expectations(sim, app)
+            expect = feed_expectations(sim, settings)
         jar = await maven
     finally:
         maven.cancel()
@@ -157,7 +151,13 @@ async def test_the_quickstarts_print_what_the_simulator_did(
             await maven
     topics = settings.kafka.topics
     events = await published_events(kafka_bootstrap, topics.events)
-    distinct_per_type = assert_exactly_once(events, expect)
+    distinct_per_type = judge(
+        "quickstarts' feed",
+        events,
+        expect,
+        min_required=200,  # of the 300 transitions it waits for
+        max_excused_share=0.2,
+    ).by_type
     fraud = {event.id: event for event in events if event.type == FRAUD}
     assert fraud, "no fraud flips happened"
     duplicated = await resend(kafka_bootstrap, topics.fraud)

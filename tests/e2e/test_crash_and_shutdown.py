@@ -16,14 +16,11 @@ from tests.e2e.feeder_process import (
     load_settings_from,
     process_caught_up,
     run_env,
-    samples,
     scrape,
     start_feeder,
 )
 from tests.e2e.harness import (
-    assert_exactly_once,
     busy_store,
-    live_gap_bound_s,
     now,
     published_events,
     timing,
@@ -31,6 +28,7 @@ from tests.e2e.harness import (
     wait_until,
 )
 from tests.e2e.oracle import expectations
+from tests.e2e.tally import judge
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(300)]
 
@@ -57,7 +55,6 @@ async def test_sigkill_mid_run_loses_nothing_and_sigterm_exits_cleanly(
                 timeout_s=60,
                 what=f"the first feeder to publish events ({log.read_text()[-2000:]})",
             )
-            first_gaps = samples(port)
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait(10)
@@ -83,24 +80,30 @@ async def test_sigkill_mid_run_loses_nothing_and_sigterm_exits_cleanly(
                 timeout_s=60,
                 what="the restarted feeder to catch up",
             )
-            second_gaps = samples(port)
             second.send_signal(signal.SIGTERM)
             exit_code = second.wait(30)
         finally:
             if second.poll() is None:
                 second.kill()
+                second.wait(10)
         transitions = sim.call(lambda s: s.ground_truth())
         versions = sim.call(lambda s: s.versions())
     assert first.returncode == -signal.SIGKILL
     assert exit_code == 0, log.read_text()[-3000:]
     settings = load_settings_from(env)
-    gap_s = max(live_gap_bound_s(first_gaps), live_gap_bound_s(second_gaps))
     blind = [
         (opened, first_seeing_at),
         (killed_at - timedelta(seconds=KILLED_PAGE_S), seeing_again_at),
     ]
-    expect = expectations(transitions, versions, timing(settings, gap_s), blind_spans=blind)
+    expect = expectations(transitions, versions, timing(settings), blind_spans=blind)
     events = await published_events(kafka_bootstrap, env["FEEDER_KAFKA__TOPICS__EVENTS"])
-    resent = len(events) - len({event.id for event in events})
-    ground_truth_report.append(f"{expect.summary()}; {resent} records re-sent with the same id")
-    assert_exactly_once(events, expect, first_times=False, resends_allowed=True)
+    result = judge(
+        "kill -9 once, then SIGTERM",
+        events,
+        expect,
+        first_times=False,
+        resends_allowed=True,
+        min_required=200,  # no feeder reads between the kill and the restart
+        max_excused_share=0.4,
+    )
+    ground_truth_report.append(result.line())

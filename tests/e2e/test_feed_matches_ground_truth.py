@@ -3,8 +3,8 @@ production has: busy stores, hot sessions, late commits, writers with slow clock
 replica, ties of hundreds of sessions on one millisecond. Real HTTP, real Kafka, real SQLite.
 
 Every observable transition must be published exactly once with the right time, nothing
-invented; what a poller could not see is excused only within bounds the feed itself measured
-(:mod:`tests.e2e.oracle`) and reported at the end of the run.
+invented; what a poller could not see is excused only within bounds the feed's configuration
+sets (:mod:`tests.e2e.oracle`), counted, capped per test and reported at the end of the run.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from feeder_devkit.simulator.settings import SimulatorSettings
 
 from feeder.runtime.feed import FeedApp
 from tests.e2e.harness import (
-    assert_exactly_once,
     busy_store,
     feed_expectations,
     feeder_settings,
@@ -31,6 +30,7 @@ from tests.e2e.harness import (
     wait_caught_up,
     wait_until,
 )
+from tests.e2e.tally import Tally, judge
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(240)]
 
@@ -41,29 +41,51 @@ async def run_shape(
     tmp_path: Path,
     report: list[str],
     *,
+    min_required: int,
+    max_excused_share: float,
     transitions: int = 400,
     page_size: int = 200,
-) -> tuple[FeedApp, dict[str, int]]:
+    **sweep: object,
+) -> tuple[FeedApp, Tally]:
     with run_simulator_in_thread(simulator) as sim:
         settings = feeder_settings(
-            sim.base_url, sim.token, kafka_bootstrap, tmp_path / "cp.sqlite3", page_size=page_size
+            sim.base_url,
+            sim.token,
+            kafka_bootstrap,
+            tmp_path / "cp.sqlite3",
+            page_size=page_size,
+            **sweep,
         )
         async with running_feed(settings) as app:
             await traffic_until(sim, transitions)
             await quiesce(sim, app)
-        expect = feed_expectations(sim, app)
+        expect = feed_expectations(sim, settings)
     events = await published_events(kafka_bootstrap, settings.kafka.topics.events)
-    report.append(expect.summary())
-    return app, dict(assert_exactly_once(events, expect))
+    result = judge(
+        "feed",
+        events,
+        expect,
+        min_required=min_required,
+        max_excused_share=max_excused_share,
+    )
+    report.append(result.line())
+    return app, result
 
 
 async def test_a_busy_store_in_small_pages(
     kafka_bootstrap: str, tmp_path: Path, ground_truth_report: list[str]
 ) -> None:
     # small pages: many sessions tied on updatedAt straddle page boundaries
-    _, kinds = await run_shape(
-        busy_store(seed=7), kafka_bootstrap, tmp_path, ground_truth_report, page_size=7
+    _, result = await run_shape(
+        busy_store(seed=7),
+        kafka_bootstrap,
+        tmp_path,
+        ground_truth_report,
+        page_size=7,
+        min_required=250,  # of the 400 transitions it waits for
+        max_excused_share=0.15,
     )
+    kinds = result.by_type
     assert {"session.created", "session.entered", "session.exited"} <= set(kinds)
     assert kinds["session.suspected_fraud_changed"] > 0
 
@@ -72,8 +94,15 @@ async def test_hot_sessions_that_change_faster_than_the_poll(
     kafka_bootstrap: str, tmp_path: Path, ground_truth_report: list[str]
 ) -> None:
     simulator = busy_store(seed=12, traffic={"hot_share": 0.3, "hot_interval_ms": 80})
-    _, kinds = await run_shape(simulator, kafka_bootstrap, tmp_path, ground_truth_report)
-    assert kinds["session.entered"] > 0
+    _, result = await run_shape(
+        simulator,
+        kafka_bootstrap,
+        tmp_path,
+        ground_truth_report,
+        min_required=250,  # of the 400 transitions it waits for
+        max_excused_share=0.15,
+    )
+    assert result.by_type["session.entered"] > 0
 
 
 async def test_late_commits_from_a_fraction_of_a_pass_to_near_the_lookback(
@@ -83,7 +112,14 @@ async def test_late_commits_from_a_fraction_of_a_pass_to_near_the_lookback(
     simulator = busy_store(
         seed=9, late_visible_share=0.2, late_visible_delay_s=0.2, late_visible_delay_max_s=3.5
     )
-    app, _ = await run_shape(simulator, kafka_bootstrap, tmp_path, ground_truth_report)
+    app, _ = await run_shape(
+        simulator,
+        kafka_bootstrap,
+        tmp_path,
+        ground_truth_report,
+        min_required=250,  # of the 400 transitions it waits for
+        max_excused_share=0.15,
+    )
     late = app.metrics.registry.get_sample_value(
         "feeder_record_lateness_seconds_count", {"sweep": "reread_1s"}
     )
@@ -94,7 +130,17 @@ async def test_writers_with_slow_clocks_stamp_versions_older_than_ones_served(
     kafka_bootstrap: str, tmp_path: Path, ground_truth_report: list[str]
 ) -> None:
     simulator = busy_store(seed=14, traffic={"writer_skews_ms": (0, -150, -1200)})
-    app, _ = await run_shape(simulator, kafka_bootstrap, tmp_path, ground_truth_report)
+    app, _ = await run_shape(
+        simulator,
+        kafka_bootstrap,
+        tmp_path,
+        ground_truth_report,
+        min_required=250,  # of the 400 transitions it waits for
+        max_excused_share=0.3,  # a slow writer's stamp makes the versions around it short-lived
+        # a stamp 1.2 s slow on a change the traffic model made late is up to ~6 s old when it
+        # becomes visible: a lookback past that makes those versions required, not excused
+        lookback_s=8.0,
+    )
     regressed = app.metrics.registry.get_sample_value("feeder_records_regressed_total")
     assert regressed, "no version with an older updatedAt was applied"
 
@@ -142,11 +188,17 @@ async def test_a_lagging_replica_replaying_old_versions_publishes_nothing_for_th
                 for sample in family.samples
                 if sample.name == "feeder_records_replayed_total"
             )
-        expect = feed_expectations(sim, app, hidden_spans=replica_spans)
+        expect = feed_expectations(sim, settings, hidden_spans=replica_spans)
     events = await published_events(kafka_bootstrap, settings.kafka.topics.events)
-    ground_truth_report.append(f"{expect.summary()}; {replayed:.0f} replayed records ignored")
     assert replayed > 0, "the replica served no old version"
-    assert_exactly_once(events, expect)
+    result = judge(
+        "feed",
+        events,
+        expect,
+        min_required=150,  # of the 200 transitions it waits for, and more
+        max_excused_share=0.15,
+    )
+    ground_truth_report.append(f"{result.line()}; {replayed:.0f} replayed records ignored")
 
 
 async def test_hundreds_of_sessions_tied_on_one_millisecond(
@@ -169,11 +221,17 @@ async def test_hundreds_of_sessions_tied_on_one_millisecond(
                     )
                 )
             await wait_caught_up(app, now())
-        expect = feed_expectations(sim, app)
+        expect = feed_expectations(sim, settings)
     events = await published_events(kafka_bootstrap, settings.kafka.topics.events)
-    ground_truth_report.append(expect.summary())
-    kinds = assert_exactly_once(events, expect)
-    assert kinds == {"session.created": 300, "session.entered": 300}
+    result = judge(
+        "feed",
+        events,
+        expect,
+        min_required=600,  # 300 sessions created and entered; nothing may be excused
+        max_excused_share=0.0,
+    )
+    ground_truth_report.append(result.line())
+    assert result.by_type == {"session.created": 300, "session.entered": 300}
 
 
 async def test_a_hot_sessions_entry_and_flag_are_published_while_it_keeps_changing(
@@ -214,9 +272,16 @@ async def test_a_hot_sessions_entry_and_flag_are_published_while_it_keeps_changi
                 changing.clear()
                 await changer
             await wait_caught_up(app, now())
-        expect = feed_expectations(sim, app)
-    ground_truth_report.append(expect.summary())
-    assert_exactly_once(await published_events(kafka_bootstrap, topic), expect)
+        expect = feed_expectations(sim, settings)
+    events = await published_events(kafka_bootstrap, topic)
+    result = judge(
+        "feed",
+        events,
+        expect,
+        min_required=3,  # created, entered, flagged; nothing may be excused
+        max_excused_share=0.0,
+    )
+    ground_truth_report.append(result.line())
 
 
 async def test_fraud_topic_carries_every_fraud_event_and_nothing_else(

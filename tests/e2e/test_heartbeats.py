@@ -27,6 +27,7 @@ from tests.e2e.harness import (
     wait_until,
 )
 from tests.e2e.oracle import ON_TIME_MS, Expected
+from tests.e2e.tally import judge
 from tests.kafka_reading import ReadRecord, read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(240)]
@@ -169,10 +170,18 @@ async def test_every_version_under_a_heartbeats_watermark_was_published_before_i
         async with running_feed(settings) as app:
             await traffic_until(sim, 400)
             await quiesce(sim, app)
-        expect = feed_expectations(sim, app)
+        expect = feed_expectations(sim, settings)
         transitions = sim.call(lambda s: s.ground_truth())
         versions = sim.call(lambda s: s.versions())
     events = await published_events(kafka_bootstrap, settings.kafka.topics.events)
+    result = judge(
+        "feed",
+        events,
+        expect,
+        min_required=250,  # of the 400 transitions it waits for
+        max_excused_share=0.15,
+    )
+    ground_truth_report.append(result.line())
     beats = documents(await read_topic(kafka_bootstrap, settings.kafka.topics.heartbeat))
     assert len(beats) >= 10
     held = held_versions(transitions, versions)

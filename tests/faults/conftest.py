@@ -7,17 +7,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.faults.tally import Tally
-
-_LINES: list[str] = []
+from tests.e2e.tally import Tally
 
 
 @pytest.fixture
-def fault_report() -> Iterator[list[Tally | str]]:
+def fault_report(request: pytest.FixtureRequest) -> Iterator[list[Tally | str]]:
     """Tallies (and lines of other figures) a scenario wants in the run's summary."""
     tallies: list[Tally | str] = []
     yield tallies
-    _LINES.extend(t if isinstance(t, str) else t.line() for t in tallies)
+    request.node.user_properties.extend(
+        ("fault injection", t if isinstance(t, str) else t.line()) for t in tallies
+    )
 
 
 @pytest.fixture
@@ -26,10 +26,3 @@ def abandoned_producers_collected() -> Iterator[None]:
     is warned about in this test (where it is expected), not in a later one."""
     yield
     gc.collect()
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _LINES:
-        terminalreporter.section("fault injection")
-        for line in _LINES:
-            terminalreporter.write_line(line)

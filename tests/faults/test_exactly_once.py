@@ -24,9 +24,8 @@ from feeder.commands.run import FENCED_EXIT_STATUS
 from feeder.errors import ConfigError
 from feeder.runtime.feed import FeedApp
 from feeder.settings import FeederSettings
-from tests.e2e.feeder_process import KILLED_PAGE_S, run_env, samples, start_feeder
+from tests.e2e.feeder_process import KILLED_PAGE_S, run_env, start_feeder
 from tests.e2e.harness import (
-    assert_exactly_once,
     busy_store,
     feed_expectations,
     feeder_settings,
@@ -37,10 +36,10 @@ from tests.e2e.harness import (
     traffic_until,
     wait_until,
 )
-from tests.faults.tally import LONG, Tally, tally
+from tests.e2e.tally import Tally, judge
+from tests.faults.scale import LONG
 from tests.faults.test_outages import wait_for_readiness
 from tests.faults.test_process_faults import (
-    Gaps,
     finish,
     first_read,
     judged,
@@ -48,6 +47,7 @@ from tests.faults.test_process_faults import (
     last_run,
 )
 from tests.kafka_console_consumer import read_with_console_consumer
+from tests.worker_groups import RESTARTABLE_KAFKA
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(900)]
 
@@ -76,29 +76,27 @@ async def test_kill_9_again_and_again_publishes_every_transition_exactly_once(
         opened = now()
         feed = f"eos-{uuid.uuid4().hex[:8]}"
         env = exactly_once_env(sim.base_url, sim.token, kafka_bootstrap, cache, port, feed=feed)
-        gaps, blind, killed_at = await kill_again_and_again(
+        blind, killed_at = await kill_again_and_again(
             env, log, kills=KILLS, chance=chance, opened=opened
         )
         exit_code = await last_run(
             sim,
             env,
             log,
-            gaps=gaps,
             blind=blind,
             blind_from=killed_at - timedelta(seconds=KILLED_PAGE_S),
         )
-        result, events, expect = await judged(
-            sim,
-            env=env,
-            gaps=gaps,
-            blind=blind,
-            bootstrap=kafka_bootstrap,
-            scenario=f"exactly-once, kill -9 x{KILLS} under live load",
-        )
-    fault_report.append(result)
+        events, expect = await judged(sim, env=env, blind=blind, bootstrap=kafka_bootstrap)
     assert exit_code == 0, log.read_text()[-3000:]
-    assert (result.lost, result.same_id, result.new_id) == (0, 0, 0), result.line()
-    assert_exactly_once(events, expect, first_times=False)
+    result = judge(
+        f"exactly-once, kill -9 x{KILLS} under live load",
+        events,
+        expect,
+        first_times=False,
+        min_required=300,  # no feeder reads between a kill and the restart
+        max_excused_share=0.3,
+    )
+    fault_report.append(result)
     await judged_by_kafkas_own_consumer(kafka_bootstrap, env, [event.id for event in events])
 
 
@@ -154,7 +152,6 @@ async def test_a_second_instance_with_the_same_feed_name_fences_the_first(
         try:
             blind = [(opened, await first_read(first_port, first_log))]
             await traffic_until(sim, 60)
-            gaps: Gaps = [samples(first_port)]
             # from the page the first instance had in flight until the second one reads, the
             # feed is blind: that page is never committed, and the second one reads from the
             # committed position on
@@ -168,26 +165,26 @@ async def test_a_second_instance_with_the_same_feed_name_fences_the_first(
             assert f"feeder-{feed}" in first_log.read_text()
             await traffic_until(sim, 60)
             exit_code = await finish(
-                sim, second, Path(second_env["FEEDER_CHECKPOINT__PATH"]), second_port, gaps
+                sim, second, Path(second_env["FEEDER_CHECKPOINT__PATH"]), second_port
             )
         finally:
             for process in (first, second):
                 if process is not None and process.poll() is None:
                     process.kill()
-        result, events, expect = await judged(
-            sim,
-            env=second_env,
-            gaps=gaps,
-            blind=blind,
-            bootstrap=kafka_bootstrap,
-            scenario=f"{mode}, a second instance fences the first",
-        )
-    fault_report.append(result)
+                    process.wait(10)
+        events, expect = await judged(sim, env=second_env, blind=blind, bootstrap=kafka_bootstrap)
     assert exit_code == 0, second_log.read_text()[-3000:]
     once = mode == "exactly-once"
-    assert (result.lost, result.new_id) == (0, 0), result.line()
-    assert result.same_id == 0 or not once, result.line()
-    assert_exactly_once(events, expect, first_times=False, resends_allowed=not once)
+    result = judge(
+        f"{mode}, a second instance fences the first",
+        events,
+        expect,
+        first_times=False,
+        resends_allowed=not once,
+        min_required=100,  # no feeder reads while the second one starts
+        max_excused_share=0.25,
+    )
+    fault_report.append(result)
     if once:
         await judged_by_kafkas_own_consumer(kafka_bootstrap, second_env, [e.id for e in events])
 
@@ -196,51 +193,57 @@ async def test_a_second_instance_with_the_same_feed_name_fences_the_first(
 # #1134; feeder/sink/transactional.py); its sockets are closed only when it is collected.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
+@RESTARTABLE_KAFKA
 async def test_a_broker_restart_in_the_middle_of_transactions_loses_and_repeats_nothing(
-    abandoned_producers_collected: None, tmp_path: Path, fault_report: list[Tally | str]
+    abandoned_producers_collected: None,
+    restartable_kafka: LocalKafkaBroker,
+    tmp_path: Path,
+    fault_report: list[Tally | str],
 ) -> None:
     """Pages of 7 records keep a transaction open nearly all the time; the broker stops under
     one (its outcome is then unknown to the feed: the store reads its topic again before it
     goes on) and comes back on the same data."""
-    broker = LocalKafkaBroker(data_dir=tmp_path / "kafka")
+    broker = restartable_kafka
     broker.start()
-    try:
-        with run_simulator_in_thread(busy_store(seed=55)) as sim:
-            settings = feeder_settings(
-                sim.base_url,
-                sim.token,
-                broker.bootstrap_servers,
-                tmp_path / "cache.sqlite3",
-                page_size=7,
-                checkpoint_backend="kafka",
-                delivery={"mode": "exactly-once", "transaction_timeout_s": 30},
-            )
-            settings = settings.model_copy(
-                update={
-                    "kafka": settings.kafka.model_copy(update={"send_timeout_s": 3.0}),
-                    "sweep": settings.sweep.model_copy(update={"error_backoff_max_s": 2.0}),
-                }
-            )
-            async with running_feed(settings) as app:
-                await traffic_until(sim, 100)
-                published = app.metrics.events_published.collect()
-                assert sum(s.value for f in published for s in f.samples) > 0
-                stopped_at = now()
-                await asyncio.to_thread(broker.stop)  # lands in a transaction: pages are tiny
-                await wait_for_readiness(app, 503, timeout_s=30)
-                await asyncio.to_thread(broker.start)
-                await wait_for_readiness(app, 200, timeout_s=90)
-                blind = [(stopped_at - timedelta(seconds=KILLED_PAGE_S), now())]
-                await traffic_until(sim, 100)
-                await quiesce(sim, app)
-            expect = feed_expectations(sim, app, blind_spans=blind)
-        events = await published_events(broker.bootstrap_servers, settings.kafka.topics.events)
-    finally:
-        broker.stop()
-    result = tally("exactly-once, broker restarted under a transaction", events, expect)
+    with run_simulator_in_thread(busy_store(seed=55)) as sim:
+        settings = feeder_settings(
+            sim.base_url,
+            sim.token,
+            broker.bootstrap_servers,
+            tmp_path / "cache.sqlite3",
+            page_size=7,
+            checkpoint_backend="kafka",
+            delivery={"mode": "exactly-once", "transaction_timeout_s": 30},
+        )
+        settings = settings.model_copy(
+            update={
+                "kafka": settings.kafka.model_copy(update={"send_timeout_s": 3.0}),
+                "sweep": settings.sweep.model_copy(update={"error_backoff_max_s": 2.0}),
+            }
+        )
+        async with running_feed(settings) as app:
+            await traffic_until(sim, 100)
+            published = app.metrics.events_published.collect()
+            assert sum(s.value for f in published for s in f.samples) > 0
+            stopped_at = now()
+            await asyncio.to_thread(broker.stop)  # lands in a transaction: pages are tiny
+            await wait_for_readiness(app, 503, timeout_s=30)
+            await asyncio.to_thread(broker.start)
+            await wait_for_readiness(app, 200, timeout_s=90)
+            blind = [(stopped_at - timedelta(seconds=KILLED_PAGE_S), now())]
+            await traffic_until(sim, 100)
+            await quiesce(sim, app)
+        expect = feed_expectations(sim, settings, blind_spans=blind)
+    events = await published_events(broker.bootstrap_servers, settings.kafka.topics.events)
+    result = judge(
+        "exactly-once, broker restarted under a transaction",
+        events,
+        expect,
+        first_times=False,
+        min_required=500,  # the feed backs off while the broker is down
+        max_excused_share=0.55,
+    )
     fault_report.append(result)
-    assert (result.lost, result.same_id, result.new_id) == (0, 0, 0), result.line()
-    assert_exactly_once(events, expect, first_times=False)
 
 
 async def test_a_lost_checkpoint_topic_is_refused_when_heartbeats_show_the_feed_ran(

@@ -16,7 +16,6 @@ from feeder.core.timestamps import utc_now
 from feeder.runtime.feed import FeedApp
 from tests.e2e.feeder_process import KILLED_PAGE_S
 from tests.e2e.harness import (
-    assert_exactly_once,
     busy_store,
     feed_expectations,
     feeder_settings,
@@ -27,7 +26,9 @@ from tests.e2e.harness import (
     traffic_until,
     wait_until,
 )
-from tests.faults.tally import LONG, Tally, tally
+from tests.e2e.tally import Tally, judge
+from tests.faults.scale import LONG
+from tests.worker_groups import RESTARTABLE_KAFKA
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(600)]
 
@@ -60,56 +61,63 @@ def sweep_failures(app: FeedApp) -> float:
 # (aiokafka #1101, feeder/sink/kafka.py); its sockets are closed only when it is collected.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
+@RESTARTABLE_KAFKA
 async def test_a_broker_outage_is_waited_out_with_the_checkpoint_kept_and_readyz_down(
-    abandoned_producers_collected: None, tmp_path: Path, fault_report: list[Tally | str]
+    abandoned_producers_collected: None,
+    restartable_kafka: LocalKafkaBroker,
+    tmp_path: Path,
+    fault_report: list[Tally | str],
 ) -> None:
     outage_s = 60.0 if LONG else 12.0
-    broker = LocalKafkaBroker(data_dir=tmp_path / "kafka")  # kept across the restart
+    broker = restartable_kafka
     broker.start()
-    try:
-        with run_simulator_in_thread(busy_store(seed=51)) as sim:
-            settings = feeder_settings(
-                sim.base_url,
-                sim.token,
-                broker.bootstrap_servers,
-                tmp_path / "cp.sqlite3",
-            )
-            settings = settings.model_copy(
-                update={
-                    "kafka": settings.kafka.model_copy(update={"send_timeout_s": 3.0}),
-                    "sweep": settings.sweep.model_copy(update={"error_backoff_max_s": 4.0}),
-                }
-            )
-            async with running_feed(settings) as app:
-                await traffic_until(sim, 100)
-                await wait_for_readiness(app, 200, timeout_s=30)
-                assert app.sweeper is not None
-                before = app.sweeper.position
-                stopped_at = now()
-                await asyncio.to_thread(broker.stop)
-                stopped = asyncio.get_running_loop().time()
-                await wait_for_readiness(app, 503, timeout_s=30)
-                assert sweep_failures(app) > 0
-                assert app.sweeper.position.live >= before.live  # the checkpoint is kept
-                remaining_s = outage_s - (asyncio.get_running_loop().time() - stopped)
-                await asyncio.sleep(max(0.0, remaining_s))  # the fault: the outage lasts this
-                assert await readiness(app) == 503
-                await asyncio.to_thread(broker.start)
-                await wait_for_readiness(app, 200, timeout_s=90)
-                # pages read during the outage were never published: what they showed and
-                # what changed back before the feed could read it again went unseen
-                blind = [(stopped_at - timedelta(seconds=KILLED_PAGE_S), now())]
-                await traffic_until(sim, 100)
-                await quiesce(sim, app)
-            expect = feed_expectations(sim, app, blind_spans=blind)
-        events = await published_events(broker.bootstrap_servers, settings.kafka.topics.events)
-    finally:
-        broker.stop()
-    result = tally(f"broker stopped for {outage_s:g} s, then restarted", events, expect)
-    fault_report.append(result)
-    assert (result.lost, result.new_id) == (0, 0), result.line()
+    with run_simulator_in_thread(busy_store(seed=51)) as sim:
+        settings = feeder_settings(
+            sim.base_url,
+            sim.token,
+            broker.bootstrap_servers,
+            tmp_path / "cp.sqlite3",
+        )
+        settings = settings.model_copy(
+            update={
+                "kafka": settings.kafka.model_copy(update={"send_timeout_s": 3.0}),
+                "sweep": settings.sweep.model_copy(update={"error_backoff_max_s": 4.0}),
+            }
+        )
+        async with running_feed(settings) as app:
+            await traffic_until(sim, 100)
+            await wait_for_readiness(app, 200, timeout_s=30)
+            assert app.sweeper is not None
+            before = app.sweeper.position
+            stopped_at = now()
+            await asyncio.to_thread(broker.stop)
+            stopped = asyncio.get_running_loop().time()
+            await wait_for_readiness(app, 503, timeout_s=30)
+            assert sweep_failures(app) > 0
+            assert app.sweeper.position.live >= before.live  # the checkpoint is kept
+            remaining_s = outage_s - (asyncio.get_running_loop().time() - stopped)
+            await asyncio.sleep(max(0.0, remaining_s))  # the fault: the outage lasts this
+            assert await readiness(app) == 503
+            await asyncio.to_thread(broker.start)
+            await wait_for_readiness(app, 200, timeout_s=90)
+            # pages read during the outage were never published: what they showed and
+            # what changed back before the feed could read it again went unseen
+            blind = [(stopped_at - timedelta(seconds=KILLED_PAGE_S), now())]
+            await traffic_until(sim, 100)
+            await quiesce(sim, app)
+        expect = feed_expectations(sim, settings, blind_spans=blind)
+    events = await published_events(broker.bootstrap_servers, settings.kafka.topics.events)
     # pages Kafka took but did not acknowledge before the outage are sent again, same ids
-    assert_exactly_once(events, expect, first_times=False, resends_allowed=True)
+    result = judge(
+        f"broker stopped for {outage_s:g} s, then restarted",
+        events,
+        expect,
+        first_times=False,
+        resends_allowed=True,
+        min_required=300,  # the feed backs off while the broker is down
+        max_excused_share=0.5,
+    )
+    fault_report.append(result)
 
 
 class JumpingClock:
@@ -131,9 +139,11 @@ async def test_the_hosts_clock_jumping_forward_and_back_loses_and_invents_nothin
         settings = feeder_settings(
             sim.base_url, sim.token, kafka_bootstrap, tmp_path / "cp.sqlite3"
         )
+        jumped: list[tuple[datetime, datetime]] = []
         async with running_feed(settings, clock=clock) as app:
             for jump in jumps * (5 if LONG else 1):
                 await traffic_until(sim, 80)
+                jumped_at = now()
                 clock.offset = jump
                 ticks = app.sweeper.live_read_at if app.sweeper else None
                 await wait_until(
@@ -143,12 +153,19 @@ async def test_the_hosts_clock_jumping_forward_and_back_loses_and_invents_nothin
                     timeout_s=30,
                     what="a live read on the jumped clock",
                 )
+                # the fault window: from the jump until a live read on the new clock finished
+                jumped.append((jumped_at, now()))
             await traffic_until(sim, 80)
             clock.offset = timedelta(0)
             await quiesce(sim, app)
-        expect = feed_expectations(sim, app)
+        expect = feed_expectations(sim, settings, hidden_spans=jumped)
     events = await published_events(kafka_bootstrap, settings.kafka.topics.events)
-    result = tally("host clock jumps +45 s, -45 s, back", events, expect)
+    result = judge(
+        "host clock jumps +45 s, -45 s, back",
+        events,
+        expect,
+        first_times=False,
+        min_required=250,  # of the 320 transitions it waits for
+        max_excused_share=0.15,
+    )
     fault_report.append(result)
-    assert (result.lost, result.same_id, result.new_id) == (0, 0, 0), result.line()
-    assert_exactly_once(events, expect, first_times=False)

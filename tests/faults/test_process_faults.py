@@ -24,15 +24,12 @@ from tests.e2e.feeder_process import (
     load_settings_from,
     process_caught_up,
     run_env,
-    samples,
     scrape,
     start_feeder,
 )
 from tests.e2e.harness import (
     PublishedEvent,
-    assert_exactly_once,
     busy_store,
-    live_gap_bound_s,
     now,
     published_events,
     timing,
@@ -41,11 +38,10 @@ from tests.e2e.harness import (
 )
 from tests.e2e.oracle import TOGGLE_FIELD as TOGGLES
 from tests.e2e.oracle import Expectations, expectations
-from tests.faults.tally import LONG, Tally, tally
+from tests.e2e.tally import Tally, check_bounds, judge, tally
+from tests.faults.scale import LONG
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(600)]
-
-Gaps = list[list[tuple[str, dict[str, str], float]]]
 
 
 async def first_read(port: int, log: Path) -> datetime:
@@ -63,7 +59,6 @@ async def finish(
     process: subprocess.Popen[bytes],
     checkpoint: Path,
     port: int,
-    gaps: Gaps,
 ) -> int:
     """Stop the traffic, let the running feeder catch up, SIGTERM it; its exit code."""
     sim.call(lambda s: s.pause())
@@ -74,7 +69,6 @@ async def finish(
         timeout_s=90,
         what="the feeder to catch up",
     )
-    gaps.append(samples(port))
     process.send_signal(signal.SIGTERM)
     return process.wait(30)
 
@@ -84,7 +78,6 @@ async def last_run(
     env: dict[str, str],
     log: Path,
     *,
-    gaps: Gaps,
     blind: list[tuple[datetime, datetime]],
     blind_from: datetime,
 ) -> int:
@@ -95,20 +88,20 @@ async def last_run(
     try:
         blind.append((blind_from, await first_read(port, log)))
         await traffic_until(sim, 100)
-        return await finish(sim, process, Path(env["FEEDER_CHECKPOINT__PATH"]), port, gaps)
+        return await finish(sim, process, Path(env["FEEDER_CHECKPOINT__PATH"]), port)
     finally:
         if process.poll() is None:
             process.kill()
+            process.wait(10)
 
 
 async def kill_again_and_again(
     env: dict[str, str], log: Path, *, kills: int, chance: random.Random, opened: datetime
-) -> tuple[Gaps, list[tuple[datetime, datetime]], datetime]:
+) -> tuple[list[tuple[datetime, datetime]], datetime]:
     """Start ``feeder run``, let it read, SIGKILL it at a random point of its work; ``kills``
-    times. The live-gap samples, the blind spans (from the page a kill cut short until the next
-    process read), and when the last kill was."""
+    times. The blind spans (from the page a kill cut short until the next process read), and
+    when the last kill was."""
     port = int(env["FEEDER_OBSERVABILITY__PORT"])
-    gaps: Gaps = []
     blind: list[tuple[datetime, datetime]] = []
     killed_at = opened + timedelta(seconds=KILLED_PAGE_S)
     for _ in range(kills):
@@ -118,31 +111,29 @@ async def kill_again_and_again(
             blind.append((killed_at - timedelta(seconds=KILLED_PAGE_S), seeing))
             # the fault: a kill at a random point of the feeder's work, not a wait
             await asyncio.sleep(chance.uniform(0.05, 1.5))
-            gaps.append(samples(port))
         finally:
             process.send_signal(signal.SIGKILL)
             process.wait(10)
         killed_at = now()
         assert process.returncode == -signal.SIGKILL
-    return gaps, blind, killed_at
+    return blind, killed_at
 
 
 async def judged(
     sim: ThreadedSimulator,
     *,
     env: dict[str, str],
-    gaps: Gaps,
     blind: list[tuple[datetime, datetime]],
     bootstrap: str,
-    scenario: str,
-) -> tuple[Tally, list[PublishedEvent], Expectations]:
+) -> tuple[list[PublishedEvent], Expectations]:
+    """What the feed configured by ``env`` published, and what the oracle expects of it with
+    the fault windows ``blind`` the test declared."""
     transitions = sim.call(lambda s: s.ground_truth())
     versions = sim.call(lambda s: s.versions())
-    gap_s = max(live_gap_bound_s(g) for g in gaps)
-    bound = timing(load_settings_from(env), gap_s)
+    bound = timing(load_settings_from(env))
     expect = expectations(transitions, versions, bound, blind_spans=blind)
     events = await published_events(bootstrap, env["FEEDER_KAFKA__TOPICS__EVENTS"])
-    return tally(scenario, events, expect), events, expect
+    return events, expect
 
 
 async def test_kill_9_again_and_again_under_live_load_loses_nothing(
@@ -153,30 +144,36 @@ async def test_kill_9_again_and_again_under_live_load_loses_nothing(
     log, checkpoint, port = tmp_path / "feeder.log", tmp_path / "cp.sqlite3", free_port()
     with run_simulator_in_thread(busy_store(seed=41)) as sim:
         opened = now()  # traffic starts: the feed is blind until its first read
-        env = run_env(sim.base_url, sim.token, kafka_bootstrap, checkpoint, port)
-        gaps, blind, killed_at = await kill_again_and_again(
+        env = {
+            **run_env(sim.base_url, sim.token, kafka_bootstrap, checkpoint, port),
+            # Small pages sent after a 50 ms linger keep a page in flight much of the time, so
+            # a kill often lands between a page's send and its acknowledgement: a checkpoint
+            # committed before the acks would lose that page here.
+            "FEEDER_API__PAGE_SIZE": "7",
+            "FEEDER_KAFKA__LINGER_MS": "50",
+        }
+        blind, killed_at = await kill_again_and_again(
             env, log, kills=kills, chance=chance, opened=opened
         )
         exit_code = await last_run(
             sim,
             env,
             log,
-            gaps=gaps,
             blind=blind,
             blind_from=killed_at - timedelta(seconds=KILLED_PAGE_S),
         )
-        result, events, expect = await judged(
-            sim,
-            env=env,
-            gaps=gaps,
-            blind=blind,
-            bootstrap=kafka_bootstrap,
-            scenario=f"kill -9 x{kills} under live load",
-        )
-    fault_report.append(result)
+        events, expect = await judged(sim, env=env, blind=blind, bootstrap=kafka_bootstrap)
     assert exit_code == 0, log.read_text()[-3000:]
-    assert (result.lost, result.new_id) == (0, 0), result.line()
-    assert_exactly_once(events, expect, first_times=False, resends_allowed=True)
+    result = judge(
+        f"kill -9 x{kills} under live load",
+        events,
+        expect,
+        first_times=False,
+        resends_allowed=True,
+        min_required=250,  # no feeder reads between a kill and the restart
+        max_excused_share=0.35,
+    )
+    fault_report.append(result)
 
 
 async def test_sigterm_during_a_page_finishes_it_and_re_sends_nothing(
@@ -191,7 +188,6 @@ async def test_sigterm_during_a_page_finishes_it_and_re_sends_nothing(
             **run_env(sim.base_url, sim.token, kafka_bootstrap, checkpoint, port),
             "FEEDER_API__PAGE_SIZE": "7",
         }
-        gaps: Gaps = []
         blind: list[tuple[datetime, datetime]] = []
         stopped_at = opened
         for _ in range(stops):
@@ -205,23 +201,21 @@ async def test_sigterm_during_a_page_finishes_it_and_re_sends_nothing(
                 timeout_s=60,
                 what="events published",
             )
-            gaps.append(samples(port))
             stopped_at = now()  # no new page is read from here on
             process.send_signal(signal.SIGTERM)
             assert process.wait(30) == 0, log.read_text()[-3000:]
-        exit_code = await last_run(sim, env, log, gaps=gaps, blind=blind, blind_from=stopped_at)
-        result, events, expect = await judged(
-            sim,
-            env=env,
-            gaps=gaps,
-            blind=blind,
-            bootstrap=kafka_bootstrap,
-            scenario=f"SIGTERM x{stops} during a page",
-        )
-    fault_report.append(result)
+        exit_code = await last_run(sim, env, log, blind=blind, blind_from=stopped_at)
+        events, expect = await judged(sim, env=env, blind=blind, bootstrap=kafka_bootstrap)
     assert exit_code == 0
-    assert (result.lost, result.same_id, result.new_id) == (0, 0, 0), result.line()
-    assert_exactly_once(events, expect, first_times=False)
+    result = judge(
+        f"SIGTERM x{stops} during a page",
+        events,
+        expect,
+        first_times=False,
+        min_required=200,  # no feeder reads between a stop and the restart
+        max_excused_share=0.3,
+    )
+    fault_report.append(result)
 
 
 async def test_a_full_disk_under_the_checkpoint_is_retried_and_the_feed_recovers(
@@ -262,26 +256,26 @@ async def test_a_full_disk_under_the_checkpoint_is_retried_and_the_feed_recovers
             # may have gone unseen
             blind = [(started_at, now())]
             await traffic_until(sim, 100)
-            gaps: Gaps = []
-            exit_code = await finish(sim, process, checkpoint, port, gaps)
+            exit_code = await finish(sim, process, checkpoint, port)
         finally:
             if process.poll() is None:
                 process.kill()
+                process.wait(10)
         with sqlite3.connect(checkpoint) as connection:
             assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         # what was published while commits failed is re-sent (same ids) once they succeed
-        result, events, expect = await judged(
-            sim,
-            env=env,
-            gaps=gaps,
-            blind=blind,
-            bootstrap=kafka_bootstrap,
-            scenario="disk full under the SQLite checkpoint, then space returns",
-        )
-    fault_report.append(result)
+        events, expect = await judged(sim, env=env, blind=blind, bootstrap=kafka_bootstrap)
     assert exit_code == 0, log.read_text()[-3000:]
-    assert (result.lost, result.new_id) == (0, 0), result.line()
-    assert_exactly_once(events, expect, first_times=False, resends_allowed=True)
+    result = judge(
+        "disk full under the SQLite checkpoint, then space returns",
+        events,
+        expect,
+        first_times=False,
+        resends_allowed=True,
+        min_required=250,  # the feed backs off while its disk is full
+        max_excused_share=0.3,
+    )
+    fault_report.append(result)
 
 
 def run_once(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -315,7 +309,6 @@ async def test_a_corrupted_then_deleted_checkpoint_is_refused_and_recovered_from
             timeout_s=60,
             what="events and heartbeats",
         )
-        gaps: Gaps = [samples(port)]
         stopped_at = now()  # no new page is read from here on
         first.send_signal(signal.SIGTERM)
         assert first.wait(30) == 0
@@ -333,21 +326,36 @@ async def test_a_corrupted_then_deleted_checkpoint_is_refused_and_recovered_from
         found = re.search(r"FEEDER_SWEEP__START_POSITION=(\S+Z)", deleted.stderr)
         assert found is not None, deleted.stderr
         resume = {**restarted, "FEEDER_SWEEP__START_POSITION": found.group(1)}
-        exit_code = await last_run(sim, resume, log, gaps=gaps, blind=blind, blind_from=stopped_at)
-        result, _, expect = await judged(
-            sim,
-            env=env,
-            gaps=gaps,
-            blind=blind,
-            bootstrap=kafka_bootstrap,
-            scenario="checkpoint corrupted, then deleted while stopped; re-swept from the last "
-            "heartbeat",
-        )
+        exit_code = await last_run(sim, resume, log, blind=blind, blind_from=stopped_at)
+        events, expect = await judged(sim, env=env, blind=blind, bootstrap=kafka_bootstrap)
+    result = tally(
+        "checkpoint corrupted, then deleted while stopped; re-swept from the last heartbeat",
+        events,
+        expect,
+    )
+    # From the last live read before the stop (at most a live gap before it) no feeder read with
+    # the state; then one without it, until its first read.
+    stateless_from = blind[-1][0] - timedelta(seconds=timing(load_settings_from(env)).live_gap_s)
+    stateless_until = blind[-1][1]
     fault_report.append(result)
     assert exit_code == 0, log.read_text()[-3000:]
-    # Re-sweeping a window re-publishes it: duplicates are expected. Without the lost state a
-    # fraud or status value is judged against none: a flag cleared, or a status back to one
-    # seen before, while the checkpoint was missing has no event (the README says so).
-    moments_lost = [t for t in result.missing if t.kind not in TOGGLES]
-    assert moments_lost == [], result.line()
+    check_bounds(
+        result,
+        min_required=250,  # no feeder reads while the checkpoint is repaired
+        max_excused_share=0.4,
+    )
+    # Re-sweeping a window re-publishes it: duplicates with the same id are expected, a new id
+    # never. Without the lost state a fraud or status value is judged against none: a flag
+    # cleared, or a status back to one seen before, while the checkpoint was missing has no
+    # event (the README says so). Nothing else may be lost.
     assert expect.unexcusable == []
+    assert result.new_id == 0, result.line()
+    beyond_the_loss = [
+        t
+        for t in result.missing
+        if t.kind not in TOGGLES or not stateless_from <= t.visible_at <= stateless_until
+    ]
+    assert beyond_the_loss == [], (
+        f"lost beyond what the lost state explains (toggles that happened between "
+        f"{stateless_from} and {stateless_until}): {beyond_the_loss[:3]}; {result.line()}"
+    )

@@ -29,22 +29,44 @@ _INTERVAL = "1s"
 
 
 def rules_with_short_for(original: str, for_: str = TEST_FOR) -> str:
-    """The rule file with every ``for:`` set to ``for_``; nothing else differs (checked)."""
+    """The rule file with every ``for:`` set to ``for_``; nothing else differs (checked on the
+    text written, by :func:`differences_besides_for`)."""
     document = yaml.safe_load(original)
-    rewritten = yaml.safe_load(original)
-    for group in rewritten["groups"]:
+    for group in document["groups"]:
         for rule in group["rules"]:
             if "for" in rule:
                 rule["for"] = for_
+    rewritten = yaml.safe_dump(document, sort_keys=False)
+    problems = differences_besides_for(original, rewritten, for_)
+    if problems:
+        raise AssertionError(f"the test's rule file is not the shipped one: {problems}")
+    return rewritten
 
-    def without_for(doc: dict[str, Any]) -> list[list[dict[str, Any]]]:
-        return [
-            [{k: v for k, v in rule.items() if k != "for"} for rule in group["rules"]]
-            for group in doc["groups"]
-        ]
 
-    assert without_for(rewritten) == without_for(document)
-    return yaml.safe_dump(rewritten, sort_keys=False)
+def differences_besides_for(original: str, rewritten: str, for_: str) -> list[str]:
+    """How the rule file ``rewritten`` differs from ``original``, other than in each ``for:``
+    that ``original`` has being ``for_`` in ``rewritten``."""
+    before, after = yaml.safe_load(original), yaml.safe_load(rewritten)
+    problems = []
+    if before.keys() != after.keys():
+        problems.append(f"top-level keys {sorted(before)} != {sorted(after)}")
+    groups = zip(before["groups"], after["groups"], strict=False)
+    if len(before["groups"]) != len(after["groups"]):
+        problems.append(f"{len(before['groups'])} groups != {len(after['groups'])}")
+    for old_group, new_group in groups:
+        if {**old_group, "rules": None} != {**new_group, "rules": None}:
+            problems.append(f"group {old_group.get('name')} differs")
+        if len(old_group["rules"]) != len(new_group["rules"]):
+            problems.append(f"group {old_group.get('name')} has another number of rules")
+        for old, new in zip(old_group["rules"], new_group["rules"], strict=False):
+            name = old.get("alert") or old.get("record")
+            if ("for" in old) != ("for" in new) or new.get("for", for_) != for_:
+                problems.append(f"{name}: for {old.get('for')} became {new.get('for')}")
+            if {k: v for k, v in old.items() if k != "for"} != {
+                k: v for k, v in new.items() if k != "for"
+            }:
+                problems.append(f"{name} differs in more than its for")
+    return problems
 
 
 @dataclass(frozen=True)

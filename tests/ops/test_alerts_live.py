@@ -42,8 +42,10 @@ from tests.e2e.harness import busy_store, feeder_settings
 from tests.ops.conftest import ROOT
 from tests.ops.live_feed import feed_app_in_thread, wait_for
 from tests.ops.prometheus_server import Prometheus, Transitions, running_prometheus
+from tests.worker_groups import RESTARTABLE_KAFKA
 
-pytestmark = [pytest.mark.kafka, pytest.mark.timeout(240)]
+# One worker for the module's shared run of scenarios, and the broker one of them stops.
+pytestmark = [pytest.mark.kafka, RESTARTABLE_KAFKA, pytest.mark.timeout(240)]
 
 RULES = ROOT / "deploy" / "prometheus" / "feeder-alerts.yml"
 DEADLINE_S = 120.0
@@ -115,11 +117,17 @@ def quiet_store(**traffic: object) -> SimulatorSettings:
     )
 
 
-def feeder_down(prometheus: Prometheus, kafka_bootstrap: str, tmp_path: Path) -> Observed:
+@dataclass(frozen=True, slots=True)
+class Brokers:
+    shared: str  # the run's broker (its bootstrap address)
+    restartable: LocalKafkaBroker  # the broker a scenario may stop and start again
+
+
+def feeder_down(prometheus: Prometheus, kafka: Brokers, tmp_path: Path) -> Observed:
     """The process is gone (its metrics port refuses), then back."""
     instance, port = "feeder-down", free_port()
     with run_simulator_in_thread(quiet_store()) as sim:
-        settings = settings_for(sim, kafka_bootstrap, tmp_path, port)
+        settings = settings_for(sim, kafka.shared, tmp_path, port)
         with feed_app_in_thread(settings):
             start_watching(prometheus, port, instance, "FeederDown")
         fault = Transitions()
@@ -131,11 +139,11 @@ def feeder_down(prometheus: Prometheus, kafka_bootstrap: str, tmp_path: Path) ->
     return Observed(fault, recovery)
 
 
-def api_down(prometheus: Prometheus, kafka_bootstrap: str, tmp_path: Path) -> Observed:
+def api_down(prometheus: Prometheus, kafka: Brokers, tmp_path: Path) -> Observed:
     """Every API request answered 5xx, then none."""
     instance, port, alert = "api-down", free_port(), "FeederApiErrorRatioHigh"
     with run_simulator_in_thread(quiet_store()) as sim:
-        settings = settings_for(sim, kafka_bootstrap, tmp_path, port)
+        settings = settings_for(sim, kafka.shared, tmp_path, port)
         with feed_app_in_thread(settings):
             start_watching(prometheus, port, instance, alert)
             sim.call(lambda s: s.set_faults(FaultSettings(error_share=1.0)))
@@ -149,15 +157,15 @@ def api_down(prometheus: Prometheus, kafka_bootstrap: str, tmp_path: Path) -> Ob
     return Observed(fault, recovery)
 
 
-def broker_down(prometheus: Prometheus, kafka_bootstrap: str, tmp_path: Path) -> Observed:
+def broker_down(prometheus: Prometheus, kafka: Brokers, tmp_path: Path) -> Observed:
     """A broker of its own stopped, then started again over the same data."""
     instance, port, alert = "broker-down", free_port(), "FeederPublishErrors"
-    broker = LocalKafkaBroker(data_dir=tmp_path / "kafka")  # kept across the restart
+    broker = kafka.restartable
+    broker.start()
     # A real `feeder run` process: while the broker restarts, a producer start can time out
     # half-connected, and aiokafka then drops that connection unclosed (aiokafka #715, open);
     # in a process of its own that stays the feeder's business.
     with (
-        broker,
         run_simulator_in_thread(busy_store(seed=33)) as sim,
         feeder_process(sim, broker.bootstrap_servers, tmp_path, port),
     ):
@@ -223,7 +231,7 @@ def _answers(url: str) -> bool:
         return False
 
 
-def feed_stalled(prometheus: Prometheus, kafka_bootstrap: str, tmp_path: Path) -> Observed:
+def feed_stalled(prometheus: Prometheus, kafka: Brokers, tmp_path: Path) -> Observed:
     """The API hangs while a feeder is in its first catch-up, then answers again."""
     instance, port, alert = "feed-stalled", free_port(), "FeederSweepStalled"
     # 800 sessions of history at 10 pages of 10 per second: the first live sweep needs at
@@ -232,7 +240,7 @@ def feed_stalled(prometheus: Prometheus, kafka_bootstrap: str, tmp_path: Path) -
     with run_simulator_in_thread(history) as sim:
         settings = settings_for(
             sim,
-            kafka_bootstrap,
+            kafka.shared,
             tmp_path,
             port,
             page_size=10,
@@ -252,7 +260,7 @@ def feed_stalled(prometheus: Prometheus, kafka_bootstrap: str, tmp_path: Path) -
     return Observed(fault, recovery)
 
 
-SCENARIOS: dict[str, Callable[[Prometheus, str, Path], Observed]] = {
+SCENARIOS: dict[str, Callable[[Prometheus, Brokers, Path], Observed]] = {
     "FeederDown": feeder_down,
     "FeederApiErrorRatioHigh": api_down,
     "FeederPublishErrors": broker_down,
@@ -262,15 +270,17 @@ SCENARIOS: dict[str, Callable[[Prometheus, str, Path], Observed]] = {
 
 @pytest.fixture(scope="module")
 def observed(
-    prometheus: Prometheus, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+    prometheus: Prometheus,
+    kafka_bootstrap: str,
+    restartable_kafka: LocalKafkaBroker,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, Observed | BaseException]:
     """Every scenario at once (each with its own feeder, simulator and instance label), so the
     module costs about as long as the slowest one."""
+    kafka = Brokers(shared=kafka_bootstrap, restartable=restartable_kafka)
     with ThreadPoolExecutor(len(SCENARIOS)) as pool:
         futures = {
-            alert: pool.submit(
-                scenario, prometheus, kafka_bootstrap, tmp_path_factory.mktemp(alert)
-            )
+            alert: pool.submit(scenario, prometheus, kafka, tmp_path_factory.mktemp(alert))
             for alert, scenario in SCENARIOS.items()
         }
         wait(futures.values())

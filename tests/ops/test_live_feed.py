@@ -26,8 +26,9 @@ from tests.ops.conftest import ROOT
 from tests.ops.live_feed import LiveFeed, live_feed
 from tests.ops.manifests import dockerfile_instructions
 from tests.ops.promql import exposed_names, metric_names
+from tests.worker_groups import ONE_WORKER
 
-pytestmark = [pytest.mark.kafka, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.kafka, ONE_WORKER(__name__), pytest.mark.timeout(300)]
 
 DASHBOARD = json.loads((ROOT / "deploy" / "grafana" / "feeder-dashboard.json").read_text())
 SCHEMAS = ROOT / "schemas"
@@ -97,10 +98,10 @@ async def test_events_read_back_from_kafka_validate_against_the_schemas(
     feed: LiveFeed, kafka_bootstrap: str
 ) -> None:
     topics = feed.settings.kafka.topics
-    events = await read_topic(kafka_bootstrap, topics.events, at_least=1, max_polls=10)
-    fraud = await read_topic(kafka_bootstrap, topics.fraud, at_least=1, max_polls=10)
-    states = await read_topic(kafka_bootstrap, topics.state, at_least=1, max_polls=10)
-    letters = await read_topic(kafka_bootstrap, topics.dead_letter, at_least=1, max_polls=10)
+    events = await read_topic(kafka_bootstrap, topics.events, at_least=1)
+    fraud = await read_topic(kafka_bootstrap, topics.fraud, at_least=1)
+    states = await read_topic(kafka_bootstrap, topics.state, at_least=1)
+    letters = await read_topic(kafka_bootstrap, topics.dead_letter, at_least=1)
     types_seen = set()
     for record in events + fraud:
         assert record.value is not None

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from tests.ops.conftest import ROOT
+from tests.ops.prometheus_server import TEST_FOR, differences_besides_for, rules_with_short_for
 from tests.ops.promql import metric_names
 
 PROMETHEUS = ROOT / "deploy" / "prometheus"
@@ -88,3 +89,22 @@ def test_rules_name_only_feeder_metrics_and_up() -> None:
     for rule in alert_rules():
         for name in metric_names(rule["expr"]):
             assert name == "up" or name.startswith("feeder_"), (rule["alert"], name)
+
+
+def test_the_live_tests_rule_file_differs_from_the_shipped_one_only_in_for() -> None:
+    """The check behind the live alert tests' rule file fails on any other difference."""
+    shipped = RULES.read_text(encoding="utf-8")
+    assert differences_besides_for(shipped, rules_with_short_for(shipped), TEST_FOR) == []
+    document = yaml.safe_load(shipped)
+    first = document["groups"][0]["rules"][0]
+    first["expr"] = f"({first['expr']}) * 2"
+    assert differences_besides_for(shipped, yaml.safe_dump(document), first.get("for", TEST_FOR))
+    document = yaml.safe_load(shipped)
+    timed = next(rule for group in document["groups"] for rule in group["rules"] if "for" in rule)
+    del timed["for"]
+    assert differences_besides_for(shipped, yaml.safe_dump(document), TEST_FOR)
+    document = yaml.safe_load(shipped)
+    document["groups"][0]["rules"].pop()
+    assert differences_besides_for(
+        shipped, rules_with_short_for(yaml.safe_dump(document)), TEST_FOR
+    )

@@ -50,6 +50,7 @@ class SecuredKafka:
                     "fraud": f"fraud-{suffix}",
                     "state": f"state-{suffix}",
                     "dead_letter": f"dlq-{suffix}",
+                    "heartbeat": f"heartbeat-{suffix}",
                 },
                 **security,
             }

@@ -16,8 +16,9 @@ from tests.kafka_console_consumer import (
     read_with_console_consumer,
 )
 from tests.security.conftest import SCRAM_PASSWORD, SCRAM_USER, SecuredKafka
+from tests.worker_groups import SECURED_KAFKA
 
-pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.kafka, SECURED_KAFKA, pytest.mark.asyncio, pytest.mark.timeout(120)]
 
 
 def _scram_properties(kafka: SecuredKafka, password: str) -> dict[str, str]:

@@ -27,8 +27,9 @@ from tests.security.conftest import (
     SecuredKafka,
     read_secured_topic,
 )
+from tests.worker_groups import SECURED_KAFKA
 
-pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.kafka, SECURED_KAFKA, pytest.mark.asyncio, pytest.mark.timeout(120)]
 
 
 async def publish_and_read_back(settings: KafkaSettings) -> None:
@@ -273,7 +274,7 @@ async def test_a_mechanism_the_listener_does_not_offer_names_the_mechanism_setti
 
 async def test_feeder_check_reports_the_same_errors(secured_kafka: SecuredKafka) -> None:
     good = secured_kafka.settings("SASL_SSL", **secured_kafka.sasl("SCRAM-SHA-256"))
-    assert len(await check_kafka(good)) == 4
+    assert len(await check_kafka(good)) == 5  # events, fraud, state, dead letters, heartbeats
     bad = good.model_copy(update={"sasl_password": None})
     with pytest.raises(ValidationError):
         KafkaSettings.model_validate(bad.model_dump())

@@ -31,8 +31,9 @@ from tests.security.conftest import (
     SecuredKafka,
     read_secured_topic,
 )
+from tests.worker_groups import SECURED_KAFKA
 
-pytestmark = [pytest.mark.kafka, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.kafka, SECURED_KAFKA, pytest.mark.timeout(240)]
 
 API_TOKEN = "api-token-K8fT3qWz5"
 API_OAUTH_SECRET = "api-oauth-secret-M2xC7vNa4"

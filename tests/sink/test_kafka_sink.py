@@ -14,6 +14,7 @@ from feeder.kafka.admin import check_kafka
 from feeder.settings import KafkaSettings, TopicSettings
 from feeder.sink import KafkaSink
 from tests.kafka_reading import read_topic, topic_configs
+from tests.worker_groups import RESTARTABLE_KAFKA
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio]
 
@@ -81,15 +82,19 @@ async def test_an_unreachable_cluster_is_a_retriable_error_within_the_deadline()
         await KafkaSink.open(settings)
 
 
-async def test_a_broker_that_goes_away_fails_the_page_instead_of_hanging() -> None:
-    with LocalKafkaBroker() as broker:
-        settings = _settings(broker.bootstrap_servers, send_timeout_s=4)
-        sink = await KafkaSink.open(settings)
-        record = OutgoingRecord(settings.topics.events, b"k", b"v", ())
+@RESTARTABLE_KAFKA
+async def test_a_broker_that_goes_away_fails_the_page_instead_of_hanging(
+    restartable_kafka: LocalKafkaBroker,
+) -> None:
+    broker = restartable_kafka
+    broker.start()
+    settings = _settings(broker.bootstrap_servers, send_timeout_s=4)
+    sink = await KafkaSink.open(settings)
+    record = OutgoingRecord(settings.topics.events, b"k", b"v", ())
+    await sink.publish([record])
+    broker.stop()
+    with pytest.raises(SinkUnavailableError):
         await sink.publish([record])
-        broker.stop()
-        with pytest.raises(SinkUnavailableError):
-            await sink.publish([record])
-        await sink.aclose()
+    await sink.aclose()
     # The producer that missed its deadline was closed, not left retrying in the background.
     assert [task for task in asyncio.all_tasks() if "aiokafka" in repr(task.get_coro())] == []

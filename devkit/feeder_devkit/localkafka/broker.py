@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import random
 import shutil
 import signal
 import socket
@@ -27,11 +28,22 @@ class BrokerStartError(RuntimeError):
     """The broker did not become ready; the message carries the tail of its log."""
 
 
+_LISTEN_PORTS = range(20000, 32768)
+"""Below Linux's ephemeral range (32768-60999 by default), from which the kernel picks the local
+port of every outgoing connection: a port handed out there can be taken by some client's
+connection before its server binds it (or binds it again after a restart)."""
+
+
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing listens on right now, outside the ephemeral range."""
+    for port in random.sample(_LISTEN_PORTS, 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OSError(f"no free port in {_LISTEN_PORTS.start}-{_LISTEN_PORTS.stop - 1}")
 
 
 def _die_with_parent() -> None:
@@ -140,7 +152,15 @@ class LocalKafkaBroker:
             raise KeyError(f"this broker has no {listener} listener")
         return f"127.0.0.1:{self._secured_ports[listener]}"
 
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
     def start(self) -> None:
+        """Start the broker (on the same ports and, with ``data_dir``, the same data as before a
+        ``stop()``); nothing to do while it runs."""
+        if self.running:
+            return
         started = time.monotonic()
         libs = broker_classpath(self.version)
         self._data_dir = self._given_data_dir or Path(tempfile.mkdtemp(prefix="feeder-kafka-"))
