@@ -1,19 +1,29 @@
 # feeder's container image: `feeder run` as a non-root user, health-checked on /healthz.
-# The same image serves the simulator in docker-compose.yml (`feeder simulate`).
 #   docker build -t feeder .
 #   docker run --rm -e FEEDER_API__TOKEN=... -e FEEDER_KAFKA__BOOTSTRAP_SERVERS=... feeder
+#
+# Two stages:
+# - devkit: builds the runtime wheel and its dependencies' wheels into /wheels, then installs
+#   them and feeder's dev kit (devkit/: the API simulator, the local broker, the demo) into
+#   itself. It is the image of docker-compose.yml's simulator service
+#   (`build: {context: ., target: devkit}`, `feeder simulate`); never run it in production.
+# - the runtime stage (the default target): only the wheels from /wheels, so the image holds the
+#   runtime wheel and its dependencies and none of the dev kit.
 
-FROM python:3.12.8-slim-bookworm AS build
+FROM python:3.12.8-slim-bookworm AS devkit
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY feeder ./feeder
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+COPY devkit ./devkit
+RUN pip install --no-cache-dir --no-index --find-links /wheels feeder \
+    && pip install --no-cache-dir ./devkit
 
 FROM python:3.12.8-slim-bookworm
 RUN groupadd --system --gid 10001 feeder \
     && useradd --system --uid 10001 --gid feeder --home-dir /var/lib/feeder --create-home \
        --shell /usr/sbin/nologin feeder
-COPY --from=build /wheels /tmp/wheels
+COPY --from=devkit /wheels /tmp/wheels
 RUN pip install --no-cache-dir --no-index /tmp/wheels/*.whl && rm -rf /tmp/wheels
 
 # Metrics and probes must be reachable from outside the container; the checkpoint lives on a

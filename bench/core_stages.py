@@ -112,7 +112,7 @@ async def _checkpoint_s(plans: list[PagePlan], parsed_ids: list[set[str]]) -> fl
 def measure(path: Path, repeats: int) -> dict[str, object]:
     bodies = [text.encode() for text in orjson.loads(path.read_bytes())]
     raw_pages = [decode_page(body, requested_count=200, duration_s=0.0) for body in bodies]
-    record_lists = [page.records for page in raw_pages]  # type: ignore[union-attr]
+    record_lists = [page.sessions for page in raw_pages]  # type: ignore[union-attr]
     sessions = sum(len(records) for records in record_lists)
     parsed = [parse_page(records) for records in record_lists]
 

@@ -34,14 +34,14 @@ from backfill import feeder_env
 from kafka_io import percentile
 from live import SHAPES, measure_live
 
-from feeder.checkpoint.kafka import checkpoint_topic
 from feeder.checkpoint.kafka_records import checkpoint_records
 from feeder.core.records import OutgoingRecord
 from feeder.core.state import FeedPosition, Moments, SessionState
+from feeder.kafka.connection import kafka_connection
+from feeder.kafka.sink import KafkaSink
+from feeder.kafka.topics import checkpoint_topic
+from feeder.kafka.transactions import TransactionalSink
 from feeder.settings import KafkaSettings, TopicSettings
-from feeder.sink.connection import kafka_connection
-from feeder.sink.kafka import KafkaSink
-from feeder.sink.transactional import TransactionalSink
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 MODES = {
@@ -230,8 +230,8 @@ import asyncio, json, sys, time, resource
 from pathlib import Path
 from feeder.checkpoint.kafka import KafkaCheckpointStore
 from feeder.settings import KafkaSettings, TopicSettings
-from feeder.sink.connection import kafka_connection
-from feeder.sink.transactional import TransactionalSink
+from feeder.kafka.connection import kafka_connection
+from feeder.kafka.transactions import TransactionalSink
 
 class Quiet:
     def rebuild_progressed(self, progress):

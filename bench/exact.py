@@ -17,9 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' oracle and harness
 
-from feeder.localkafka import LocalKafkaBroker
-from feeder.simulator.server import run_simulator_in_thread
-from feeder.simulator.settings import SimulatorSettings
+from feeder_devkit.localkafka import LocalKafkaBroker
+from feeder_devkit.simulator.server import run_simulator_in_thread
+from feeder_devkit.simulator.settings import SimulatorSettings
+
 from tests.e2e.harness import (
     feed_expectations,
     feeder_settings,

@@ -24,7 +24,7 @@ from feeder.core.encoding import EventEncoding
 from feeder.core.page_plan import PagePlan, parse_page, plan_page
 from feeder.core.records import OutgoingRecord, TopicNames, page_records
 from feeder.core.snapshot import parse_session
-from feeder.sink.partition_batches import send_in_batches
+from feeder.kafka.batches import send_in_batches
 from feeder.source.page import format_api_timestamp
 
 # The feeder's defaults, so the bytes are the same.

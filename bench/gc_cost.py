@@ -37,7 +37,7 @@ def run_core(bodies: list[bytes], in_flight: int) -> float:
     for _ in range(PASSES):
         for body in bodies:
             page = decode_page(body, requested_count=200, duration_s=0.0)
-            parsed = parse_page(page.records)  # type: ignore[union-attr]
+            parsed = parse_page(page.sessions)  # type: ignore[union-attr]
             plan = plan_page(parsed, {}, feed_start=FEED_START, now=NOW, previous_updated_at=None)
             alive.append(
                 (page, plan, page_records(plan, encoding=encoding, topics=TOPICS, received_at=NOW))

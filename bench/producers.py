@@ -32,9 +32,9 @@ from kafka_io import bench_topics, create_topics
 from feeder.core.encoding import EventEncoding, backfill
 from feeder.core.page_plan import parse_page, plan_page
 from feeder.core.records import OutgoingRecord, TopicNames, page_records
+from feeder.kafka.sink import KafkaSink
 from feeder.settings import KafkaSettings, TopicSettings
 from feeder.sink import RecordSink
-from feeder.sink.kafka import KafkaSink
 from feeder.source.page import decode_page
 
 FEED_START = datetime(2020, 1, 1, tzinfo=UTC)
@@ -91,7 +91,7 @@ def page_record_lists(path: Path, topics: TopicNames) -> tuple[list[list[Outgoin
     pages, sessions = [], 0
     for body in bodies:
         page = decode_page(body, requested_count=200, duration_s=0.0)
-        records = page.records  # type: ignore[union-attr]
+        records = page.sessions  # type: ignore[union-attr]
         sessions += len(records)
         plan = plan_page(
             parse_page(records), {}, feed_start=FEED_START, now=NOW, previous_updated_at=None

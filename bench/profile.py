@@ -32,8 +32,7 @@ from kafka_io import bench_topics, create_topics, topic_env
 from live import CHANGES_PER_SESSION, SHAPES, SPEEDUP, _free_port, tie_share_for
 from processes import start_feeder, start_simulator, stop
 
-from feeder.core.timestamps import format_timestamp
-from feeder.source.timing import utc_now
+from feeder.core.timestamps import format_timestamp, utc_now
 
 # (stage, substrings of a frame; any one matches). Checked innermost frame first.
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -51,13 +50,13 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("dedupe/diff", ("feeder/core/page_plan.py", "feeder/core/diff.py", "feeder/core/state.py")),
-    ("Kafka hand-off", ("aiokafka/", "feeder/sink/")),
+    ("Kafka hand-off", ("aiokafka/", "feeder/kafka/", "feeder/sink/")),
     ("checkpoint", ("feeder/checkpoint/", "sqlite3")),
     ("HTTP client", ("httpx/", "httpcore/", "h11/", "anyio/", "feeder/source/")),
     ("metrics", ("prometheus_client/", "feeder/observability/")),
     ("start-up (imports)", ("<frozen importlib", "importlib/")),
     # The sweep's own lines: mostly freeing the previous page when the next one arrives.
-    ("sweep loop", ("feeder/sweeper.py",)),
+    ("sweep loop", ("feeder/sweep/sweeper.py",)),
     ("asyncio", ("asyncio/", "selectors.py")),
 )
 

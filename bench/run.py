@@ -26,8 +26,7 @@ from kafka_io import bench_topics, create_topics, topic_env
 from live import SHAPES, measure_live
 from processes import start_simulator
 
-from feeder.core.timestamps import format_timestamp
-from feeder.source.timing import utc_now
+from feeder.core.timestamps import format_timestamp, utc_now
 
 SCENARIOS = ("floor", "backfill", "backfill_api_limited", "live", "idle")
 API_LIMIT = [  # the real API: 20 requests/s per client, 100-300 ms a page

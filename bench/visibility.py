@@ -19,10 +19,10 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from feeder_devkit.simulator.ground_truth import EVENT_TYPE_OF_KIND, Transition, read_jsonl
 from kafka_io import percentile
 
 from feeder.core.timestamps import parse_timestamp
-from feeder.simulator.ground_truth import EVENT_TYPE_OF_KIND, Transition, read_jsonl
 
 TOGGLES = frozenset({"suspected_fraud_changed", "status_changed"})
 LATENESS_BUCKETS_S = ((0.5, 5.0), (5.0, 10.0), (10.0, 20.0), (20.0, 30.0), (30.0, 300.0))

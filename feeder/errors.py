@@ -11,14 +11,18 @@
     │   ├── ConfigError             a setting is missing or invalid
     │   ├── AuthError               401/403 that persists after a token refresh
     │   └── FencedError             another instance took over this feed
-    └── SkippableError          one record is bad: it is dead-lettered and the sweep goes on
-        └── MalformedRecordError    a record failed validation (``field`` says which)
+    └── SkippableError          one session is bad: it is dead-lettered and the sweep goes on
+        └── MalformedSessionError   a session failed validation (``field`` says which)
 
 Foreign exceptions (httpx, aiokafka, sqlite3) are translated once, at the boundary that caught
 them, with ``raise ... from exc``. Messages never contain a credential.
 """
 
 from __future__ import annotations
+
+from typing import TypeVar
+
+_E = TypeVar("_E", bound=BaseException)
 
 
 class FeederError(Exception):
@@ -61,10 +65,22 @@ class SkippableError(FeederError):
     """One input is bad; it is set aside (dead-lettered) and processing continues."""
 
 
-class MalformedRecordError(SkippableError):
-    """A session record failed validation."""
+class MalformedSessionError(SkippableError):
+    """A session in a page failed validation."""
 
     def __init__(self, reason: str, field: str | None = None) -> None:
         super().__init__(reason if field is None else f"{field}: {reason}")
         self.reason = reason
         self.field = field
+
+
+def is_retriable_status(status: int) -> bool:
+    """Whether an HTTP status is transient: 408, 429 and every 5xx (the API throttles with 503)."""
+    return status in (408, 429) or 500 <= status <= 599
+
+
+def first_leaf(group: BaseExceptionGroup[_E]) -> _E:
+    """The first exception of ``group`` that is not a group itself (depth first): what a task
+    group's caller reports, rather than the group."""
+    first = group.exceptions[0]
+    return first_leaf(first) if isinstance(first, BaseExceptionGroup) else first

@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from feeder_devkit.localkafka import LocalKafkaBroker
 
-from feeder.localkafka import LocalKafkaBroker
 from tests.hypothesis_profiles import load_profile
 
 load_profile()

@@ -4,7 +4,7 @@ here wrote, at the isolation level the test names.
 :func:`read_with_console_consumer` runs ``org.apache.kafka.tools.consumer.ConsoleConsumer``
 from ``org.apache.kafka:kafka-tools`` of the broker's version (resolved by Maven into
 ``~/.cache/feeder/kafka/<version>/tools-libs`` on first use, see
-:func:`feeder.localkafka.jars.tools_classpath`) and parses what it prints.
+:func:`feeder_devkit.localkafka.jars.tools_classpath`) and parses what it prints.
 
 The formatter prints partition, offset, headers, key and value of each record, separated by
 ASCII control characters (unit, group and record separator, and file separator as the null
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from feeder.localkafka import DEFAULT_KAFKA_VERSION
-from feeder.localkafka.jars import tools_classpath
+from feeder_devkit.localkafka import DEFAULT_KAFKA_VERSION
+from feeder_devkit.localkafka.jars import tools_classpath
 
 CONSOLE_CONSUMER_CLASS = "org.apache.kafka.tools.consumer.ConsoleConsumer"
 _LOG4J_CONFIG = Path(__file__).with_name("kafka_console_consumer.log4j2.properties")

@@ -6,15 +6,9 @@ double, each both. The same contract tests run over both.
 """
 
 from feeder.checkpoint.memory import MemoryCheckpointStore
-from feeder.checkpoint.protocol import (
-    CheckpointAdmin,
-    CheckpointStore,
-    RebuildObserver,
-    RebuildProgress,
-    StoreDescription,
-    StoreSize,
-)
+from feeder.checkpoint.reports import RebuildProgress, StoreDescription, StoreSize
 from feeder.checkpoint.sqlite import SqliteCheckpointStore
+from feeder.typing import CheckpointAdmin, CheckpointStore, RebuildObserver
 
 __all__ = [
     "CheckpointAdmin",

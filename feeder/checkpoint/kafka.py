@@ -24,37 +24,26 @@ transaction went.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
-
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from feeder.checkpoint.kafka_records import CheckpointChanges, checkpoint_records, forget_records
-from feeder.checkpoint.protocol import (
-    RebuildObserver,
-    RebuildProgress,
-    StoreDescription,
-    StoreSize,
-)
-from feeder.checkpoint.sqlite import Clock, SqliteCheckpointStore, utc_now
+from feeder.checkpoint.reports import RebuildProgress, StoreDescription, StoreSize
+from feeder.checkpoint.sqlite import SqliteCheckpointStore
 from feeder.core.records import OutgoingRecord
 from feeder.core.state import FeedPosition, SessionState
-from feeder.errors import CheckpointUnavailableError, ConfigError, SinkUnavailableError
-from feeder.settings import KafkaSettings
-from feeder.sink.connection import KafkaConnection, start_within_deadline
-from feeder.sink.kafka import with_admin
-from feeder.sink.topics import check_cleanup_policies
-from feeder.sink.transactional import TransactionalSink
+from feeder.core.timestamps import utc_now
+from feeder.errors import CheckpointUnavailableError
+from feeder.kafka.admin import prepare_checkpoint_topic
+from feeder.kafka.connection import KafkaConnection
+from feeder.kafka.reader import ConsumerRecord, TopicPartition, read_partition
+from feeder.kafka.transactions import TransactionalSink
+from feeder.typing import Clock, RebuildObserver
 
 logger = logging.getLogger("feeder.checkpoint")
-_T = TypeVar("_T")
 
 _CHANGES_PER_CACHE_WRITE = 5000
 _PROGRESS_EVERY_S = 2.0
@@ -94,16 +83,6 @@ class LoggingRebuildObserver:
         )
 
 
-def checkpoint_topic(settings: KafkaSettings) -> NewTopic:
-    """The checkpoint topic as created: one partition (one ordered log), compacted."""
-    return NewTopic(
-        settings.topics.checkpoint,
-        1,
-        settings.replication_factor,
-        topic_configs={"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
-    )
-
-
 class KafkaCheckpointStore:
     """Open with ``await KafkaCheckpointStore.open(...)``; see the module docstring."""
 
@@ -140,7 +119,7 @@ class KafkaCheckpointStore:
 
         ``writer`` must be open already (it fenced the older instances, so the topic's end is
         final once their transactions are aborted)."""
-        await with_admin(connection, _prepare_checkpoint_topic)
+        await prepare_checkpoint_topic(connection)
         for suffix in ("", "-wal", "-shm"):
             cache_path.with_name(cache_path.name + suffix).unlink(missing_ok=True)
         cache = await SqliteCheckpointStore.open(cache_path, clock=clock)
@@ -166,59 +145,37 @@ class KafkaCheckpointStore:
                 return
             started_s = time.monotonic()
             read = 0
-            consumer = AIOKafkaConsumer(
-                **self._connection.options,
-                group_id=None,
-                enable_auto_commit=False,
-                isolation_level="read_committed",
-            )
-            await start_within_deadline(
-                self._connection, consumer.start(), "connecting the checkpoint reader"
-            )
-            try:
-                consumer.assign([self._partition])
-                end = await self._bounded(consumer.end_offsets([self._partition]))
-                end_offset = end[self._partition]
+            total = 0
+            changes = CheckpointChanges({})
+
+            async def take(records: Sequence[ConsumerRecord], end_offset: int) -> None:
+                nonlocal read, total, changes
                 total = max(0, end_offset - self._next_offset)
-                consumer.seek(self._partition, self._next_offset)
-                changes = CheckpointChanges({})
-                while await self._bounded(consumer.position(self._partition)) < end_offset:
-                    batch = await self._bounded(
-                        consumer.getmany(self._partition, timeout_ms=500, max_records=5000)
-                    )
-                    for record in batch.get(self._partition, []):
-                        changes.apply(record.key, record.value)
-                        read += 1
-                    if len(changes.states) >= _CHANGES_PER_CACHE_WRITE:
-                        await self._apply(changes)
-                        changes = CheckpointChanges({})
-                    self._observer.rebuild_progressed(
-                        RebuildProgress(read, total, time.monotonic() - started_s, done=False)
-                    )
-                await self._apply(changes)
-                self._next_offset = end_offset
-                self._read_for_generation = generation
-            finally:
-                with contextlib.suppress(KafkaError, TimeoutError):
-                    async with asyncio.timeout(5):
-                        await consumer.stop()
+                for record in records:
+                    changes.apply(record.key, record.value)
+                    read += 1
+                if len(changes.states) >= _CHANGES_PER_CACHE_WRITE:
+                    await self._apply(changes)
+                    changes = CheckpointChanges({})
+                self._observer.rebuild_progressed(
+                    RebuildProgress(read, total, time.monotonic() - started_s, done=False)
+                )
+
+            end_offset = await read_partition(
+                self._connection,
+                self._partition,
+                from_offset=self._next_offset,
+                what=f"the checkpoint topic {self._topic}",
+                connecting="connecting the checkpoint reader",
+                on_batch=take,
+            )
+            await self._apply(changes)
+            total = max(0, end_offset - self._next_offset)
+            self._next_offset = end_offset
+            self._read_for_generation = generation
             self._observer.rebuild_progressed(
                 RebuildProgress(read, total, time.monotonic() - started_s, done=True)
             )
-
-    async def _bounded(self, step: Awaitable[_T]) -> _T:
-        """One step of reading the topic, within ``send_timeout_s`` (a rebuild takes as long
-        as it takes; no single step may hang)."""
-        settings = self._connection.settings
-        try:
-            async with asyncio.timeout(settings.send_timeout_s):
-                return await step
-        except (TimeoutError, KafkaError) as exc:
-            raise SinkUnavailableError(
-                f"could not read the checkpoint topic {self._topic} at "
-                f"{settings.bootstrap_servers} within {settings.send_timeout_s} s ({exc!r}); "
-                "check FEEDER_KAFKA__BOOTSTRAP_SERVERS"
-            ) from exc
 
     async def _apply(self, changes: CheckpointChanges) -> None:
         await self._cache.apply_rows(
@@ -315,28 +272,3 @@ class KafkaCheckpointStore:
 
     async def aclose(self) -> None:
         await self._cache.aclose()
-
-
-async def _prepare_checkpoint_topic(admin: AIOKafkaAdminClient, settings: KafkaSettings) -> None:
-    """Create the checkpoint topic if missing (and ``create_topics``); check it is compacted."""
-    name = settings.topics.checkpoint
-    # list_topics, not describe_topics: a metadata request for a missing topic may have the
-    # broker auto-create it, uncompacted
-    if name not in await admin.list_topics():
-        if not settings.create_topics:
-            raise ConfigError(
-                f"the checkpoint topic {name} does not exist at {settings.bootstrap_servers}; "
-                "create it (compacted, one partition) or set FEEDER_KAFKA__CREATE_TOPICS=true "
-                "(FEEDER_KAFKA__TOPICS__CHECKPOINT)"
-            )
-        with contextlib.suppress(TopicAlreadyExistsError):
-            await admin.create_topics([checkpoint_topic(settings)])
-        return
-    described = await admin.describe_topics([name])
-    partitions = len(described[0]["partitions"])
-    if partitions != 1:
-        raise ConfigError(
-            f"the checkpoint topic {name} has {partitions} partitions; it must have exactly one "
-            "(FEEDER_KAFKA__TOPICS__CHECKPOINT)"
-        )
-    await check_cleanup_policies(admin, settings)

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from feeder.checkpoint.sqlite import session_row
+from feeder.checkpoint.sqlite_file import session_row
 from feeder.core.records import OutgoingRecord
 from feeder.core.state import FeedPosition, Moments, SessionState
 from feeder.core.timestamps import from_micros, to_micros

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 
-from feeder.checkpoint.protocol import StoreDescription, StoreSize
+from feeder.checkpoint.reports import StoreDescription, StoreSize
 from feeder.core.state import FeedPosition, SessionState
 
 

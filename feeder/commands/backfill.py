@@ -13,20 +13,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO, TypeVar
 
-from feeder.app import run_backfill
-from feeder.collection import collecting_on_a_timer
 from feeder.commands.arguments import timestamp
 from feeder.commands.settings_loading import load_or_explain
 from feeder.core.page_plan import PagePlan
 from feeder.core.records import OutgoingRecord
 from feeder.core.slices import Slice
-from feeder.core.timestamps import format_timestamp
+from feeder.core.timestamps import format_timestamp, utc_now
 from feeder.errors import FeederError
 from feeder.listening import bind_tcp
 from feeder.observability.backfill_metrics import backfill_metrics_served
 from feeder.observability.logs import configure_logging
-from feeder.source.timing import utc_now
-from feeder.sweeper import PassReport
+from feeder.runtime.backfill import run_backfill
+from feeder.runtime.collection import collecting_on_a_timer
+from feeder.sweep.sweeper import PassReport
 
 STATE_FILES = "backfill-*.sqlite3"
 """The default state files' names (a glob), beside the live checkpoint; a sliced backfill's
@@ -194,7 +193,7 @@ class BackfillProgress:
         )
 
     def slice_page(self, piece: Slice, plan: PagePlan) -> None:
-        self.records += plan.records_read
+        self.records += plan.sessions_read
         self.events += len(plan.events)
         self.dead_letters += len(plan.dead_letters)
         if plan.max_updated_at is not None:
@@ -229,18 +228,18 @@ class BackfillProgress:
     # A single-slice observer, for callers that run one sweep without slices.
     def page_written(
         self,
-        sweep: str,
+        pass_name: str,
         plan: PagePlan,
         records: Sequence[OutgoingRecord],
         *,
         commit_s: float,
         acked_at: datetime,
     ) -> None:
-        self.records += plan.records_read
+        self.records += plan.sessions_read
         self.events += len(plan.events)
         self.dead_letters += len(plan.dead_letters)
 
-    def read_finished(self, sweep: str, started_at: datetime, now: datetime) -> None:
+    def read_finished(self, pass_name: str, started_at: datetime, now: datetime) -> None:
         """Slices report through :meth:`for_slice`."""
 
     def tick_finished(self, report: PassReport) -> None:
@@ -255,7 +254,7 @@ class SliceProgress:
 
     def page_written(
         self,
-        sweep: str,
+        pass_name: str,
         plan: PagePlan,
         records: Sequence[OutgoingRecord],
         *,
@@ -264,7 +263,7 @@ class SliceProgress:
     ) -> None:
         self._progress.slice_page(self._piece, plan)
 
-    def read_finished(self, sweep: str, started_at: datetime, now: datetime) -> None:
+    def read_finished(self, pass_name: str, started_at: datetime, now: datetime) -> None:
         self._progress.slice_finished(self._piece)
 
     def tick_finished(self, report: PassReport) -> None:

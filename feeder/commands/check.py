@@ -9,8 +9,8 @@ from pathlib import Path
 
 from feeder.commands.settings_loading import load_or_explain
 from feeder.errors import FeederError
+from feeder.kafka.admin import check_kafka
 from feeder.settings import FeederSettings
-from feeder.sink.kafka import check_kafka
 from feeder.source import SessionsApiClient
 
 

@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from feeder.checkpoint import SqliteCheckpointStore
 from feeder.checkpoint.exclusive import exclusive_checkpoint, lock_path_of
@@ -40,10 +39,15 @@ from feeder.core.state import FeedPosition
 from feeder.core.timestamps import format_timestamp
 from feeder.errors import ConfigError, FencedError
 from feeder.observability.logs import configure_logging
-from feeder.settings import CheckpointSettings, KafkaSettings, ObservabilitySettings
+from feeder.settings import (
+    CheckpointSettings,
+    KafkaSettings,
+    ObservabilitySettings,
+    PartialEnvSettings,
+)
+from feeder.typing import Clock
 
 logger = logging.getLogger("feeder.checkpoint")
-Clock = Callable[[], datetime]
 Ask = Callable[[str], str]
 
 REWIND_HELP = """\
@@ -62,12 +66,8 @@ Empty the checkpoint: the position, every tracked session and the last commit ti
 (--yes for scripts). Refused while a feeder runs on the checkpoint."""
 
 
-class _CheckpointCommandSettings(BaseSettings):
+class _CheckpointCommandSettings(PartialEnvSettings):
     """The groups the checkpoint commands need, without requiring API credentials."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="FEEDER_", env_nested_delimiter="__", extra="ignore", frozen=True
-    )
 
     checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

@@ -7,16 +7,16 @@ import asyncio
 import sys
 from pathlib import Path
 
-from feeder.app import FeedApp
-from feeder.collection import collecting_on_a_timer
 from feeder.commands.settings_loading import load_or_explain
+from feeder.core.timestamps import utc_now
 from feeder.errors import ConfigError, FeederError, FencedError
-from feeder.feeds import feed_settings
 from feeder.observability.logs import configure_logging
-from feeder.replicas import Replica
+from feeder.runtime.collection import collecting_on_a_timer
+from feeder.runtime.feed import FeedApp
+from feeder.runtime.feeds import feed_settings
+from feeder.runtime.replicas import Replica
 from feeder.settings import FeederSettings
-from feeder.settings_reference import format_settings_reference
-from feeder.source.timing import utc_now
+from feeder.settings.reference import format_settings_reference
 
 FENCED_EXIT_STATUS = 3
 """``feeder run``'s exit status when another instance with the same feed name took over."""

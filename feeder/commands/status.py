@@ -10,13 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from feeder.commands.formatting import format_duration
 from feeder.commands.settings_loading import validation_problems
@@ -29,21 +27,12 @@ from feeder.commands.status_sources import (
 from feeder.core.timestamps import format_timestamp
 from feeder.errors import ConfigError
 from feeder.observability.metrics import RECENT_FRESHNESS_WINDOW_S
-from feeder.settings import CheckpointSettings, KafkaSettings
+from feeder.settings import CheckpointSettings, KafkaSettings, PartialEnvSettings
+from feeder.typing import Clock
 
-Clock = Callable[[], datetime]
 
-
-class _StatusSettings(BaseSettings):
+class _StatusSettings(PartialEnvSettings):
     """The groups status needs, without requiring API credentials."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="FEEDER_",
-        env_nested_delimiter="__",
-        extra="ignore",
-        frozen=True,
-        hide_input_in_errors=True,
-    )
 
     checkpoint: CheckpointSettings = Field(default_factory=CheckpointSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

@@ -1,12 +1,12 @@
 """Where ``feeder status`` reads from: the SQLite checkpoint file (read-only) or ``/metrics``.
 
-The checkpoint is opened read-only (``feeder.checkpoint.sqlite.connect_read_only``): nothing is
-written to it, and a running feeder is not disturbed.
+The checkpoint is read through the store's read-only view
+(``feeder.checkpoint.sqlite.read_only_view``): nothing is written to it, and a running feeder is
+not disturbed.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,9 +15,8 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from feeder.checkpoint.sqlite import connect_read_only, describe_connection
-from feeder.core.state import reread_name
-from feeder.core.timestamps import from_micros
+from feeder.checkpoint.sqlite_file import BEFORE_REREAD_PASSES_DELAY_S, read_only_view
+from feeder.core.state import FeedPosition, reread_name
 from feeder.errors import ConfigError
 
 
@@ -35,44 +34,27 @@ class CheckpointStatus:
 
 def read_checkpoint(path: Path) -> CheckpointStatus:
     """Read the position and the session counts; raise ``ConfigError`` if it cannot."""
-    connection = connect_read_only(path)
-    try:
-        position = connection.execute(
-            "SELECT feed_start_us, live_us, trailing_us FROM feed_position"
-        ).fetchone()
-        rereads = _reread_cursors(connection, position)
-        description = describe_connection(connection, path)
-    except sqlite3.Error as exc:
-        raise ConfigError(f"cannot read the checkpoint at {path}: {exc}") from exc
-    finally:
-        connection.close()
-    start, live, _ = (None, None, None) if position is None else position
+    position, description = read_only_view(path)
     return CheckpointStatus(
         path=path,
         bytes_on_disk=description.bytes_on_disk,
-        feed_start=None if start is None else from_micros(start),
-        live=None if live is None else from_micros(live),
-        rereads=rereads,
+        feed_start=None if position is None else position.feed_start,
+        live=None if position is None else position.live,
+        rereads=_reread_cursors(position),
         tracked_sessions=description.tracked_sessions,
         flagged_sessions=description.flagged_sessions,
         newest_updated_at=description.newest_updated_at,
     )
 
 
-def _reread_cursors(
-    connection: sqlite3.Connection, position: tuple[int, int, int] | None
-) -> dict[str, datetime]:
+def _reread_cursors(position: FeedPosition | None) -> dict[str, datetime]:
     """Each re-read pass's cursor; a checkpoint from before re-read passes has one trailing
     cursor, shown as ``trailing``."""
-    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
-    if "reread_position" in tables:
-        rows = connection.execute("SELECT delay_ms, cursor_us FROM reread_position").fetchall()
-        if rows:
-            return {
-                reread_name(delay_ms / 1000): from_micros(cursor_us)
-                for delay_ms, cursor_us in sorted(rows)
-            }
-    return {} if position is None else {"trailing": from_micros(position[2])}
+    if position is None:
+        return {}
+    if [delay_s for delay_s, _ in position.rereads] == [BEFORE_REREAD_PASSES_DELAY_S]:
+        return {"trailing": position.rereads[0][1]}
+    return {reread_name(delay_s): cursor for delay_s, cursor in position.rereads}
 
 
 @dataclass(slots=True)

@@ -15,10 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import KafkaError
 from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from feeder.commands.settings_loading import validation_problems
 from feeder.commands.tailed_records import (
@@ -28,25 +25,17 @@ from feeder.commands.tailed_records import (
     format_json,
     format_line,
 )
-from feeder.commands.topic_reader import assigned_consumer
 from feeder.core.diff import EventType
 from feeder.errors import FeederError, SinkUnavailableError
-from feeder.settings import KafkaSettings
-from feeder.sink.connection import KafkaConnection, kafka_connection
+from feeder.kafka.connection import KafkaConnection, kafka_connection
+from feeder.kafka.reader import Consumer, KafkaError, assigned_consumer, stop_consumer
+from feeder.settings import KafkaSettings, PartialEnvSettings
 
 _POLL_MS = 500
 
 
-class KafkaOnlySettings(BaseSettings):
+class KafkaOnlySettings(PartialEnvSettings):
     """The Kafka group of feeder's settings, without requiring API credentials."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="FEEDER_",
-        env_nested_delimiter="__",
-        extra="ignore",
-        frozen=True,
-        hide_input_in_errors=True,
-    )
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
 
@@ -130,7 +119,7 @@ def options_from_args(args: argparse.Namespace) -> TailOptions:
 
 async def _positioned_consumer(
     options: TailOptions, connection: KafkaConnection
-) -> tuple[AIOKafkaConsumer, dict[str, TopicKind]]:
+) -> tuple[Consumer, dict[str, TopicKind]]:
     kinds_by_topic = {kind.topic_name(options.kafka.topics): kind for kind in options.kinds}
     consumer, partitions = await assigned_consumer(connection, list(kinds_by_topic))
     try:
@@ -147,12 +136,8 @@ async def _positioned_consumer(
     return consumer, kinds_by_topic
 
 
-async def _stop(consumer: AIOKafkaConsumer, timeout_s: float) -> None:
-    try:
-        async with asyncio.timeout(timeout_s):
-            await consumer.stop()
-    except (TimeoutError, KafkaError):
-        pass
+async def _stop(consumer: Consumer, timeout_s: float) -> None:
+    await stop_consumer(consumer, timeout_s)
 
 
 async def tail(
@@ -183,7 +168,7 @@ async def tail(
 
 async def _print_records(
     options: TailOptions,
-    consumer: AIOKafkaConsumer,
+    consumer: Consumer,
     kinds_by_topic: dict[str, TopicKind],
     *,
     out: TextIO,

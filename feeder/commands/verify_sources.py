@@ -15,26 +15,25 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
-
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
 
 from feeder.audit.published import PublishedEvent, decode_event
 from feeder.commands.tailed_records import ConsumedMessage
-from feeder.commands.topic_reader import assigned_consumer
 from feeder.core.page_plan import parse_page
 from feeder.core.snapshot import SessionSnapshot
 from feeder.errors import ApiUnavailableError, SinkUnavailableError
+from feeder.kafka.connection import kafka_connection
+from feeder.kafka.reader import (
+    Consumer,
+    KafkaError,
+    TopicPartition,
+    assigned_consumer,
+    stop_consumer,
+)
 from feeder.settings import KafkaSettings
-from feeder.sink.connection import kafka_connection
-from feeder.source.page import PageQuery, RawPage
+from feeder.source.page import PageQuery
+from feeder.typing import PageSource
 
 _POLL_MS = 500
-
-
-class PageSource(Protocol):
-    async def fetch_page(self, query: PageQuery) -> RawPage: ...
 
 
 @dataclass(slots=True)
@@ -68,7 +67,7 @@ async def read_window(
             raise ApiUnavailableError(
                 f"the API returned the cursor it was given ({after!r}); refusing to loop"
             )
-        parsed = parse_page(page.records)
+        parsed = parse_page(page.sessions)
         read.snapshots.extend(parsed.snapshots)
         read.unreadable += len(parsed.dead_letters)
         read.pages += 1
@@ -98,7 +97,7 @@ class EventTopic:
     def __init__(
         self,
         kafka: KafkaSettings,
-        consumer: AIOKafkaConsumer,
+        consumer: Consumer,
         beginnings: dict[TopicPartition, int],
         ends: dict[TopicPartition, int],
     ) -> None:
@@ -134,10 +133,8 @@ class EventTopic:
                 await cls._stop(consumer, kafka)
 
     @staticmethod
-    async def _stop(consumer: AIOKafkaConsumer, kafka: KafkaSettings) -> None:
-        with contextlib.suppress(TimeoutError, KafkaError):
-            async with asyncio.timeout(kafka.send_timeout_s):
-                await consumer.stop()
+    async def _stop(consumer: Consumer, kafka: KafkaSettings) -> None:
+        await stop_consumer(consumer, kafka.send_timeout_s)
 
     async def read(self, on_progress: Callable[[TopicRead], None]) -> TopicRead:
         """Every record up to the noted ends, decoded; ``SinkUnavailableError`` if reading

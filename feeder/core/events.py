@@ -1,7 +1,8 @@
-"""CloudEvents 1.0 for changes: their context attributes and data, with deterministic ids.
+"""CloudEvents 1.0 for changes: the events, their deterministic ids and what their attributes
+are made of.
 
-How they are laid out on a Kafka record (structured or binary mode) is
-:mod:`feeder.core.records`' business.
+The one encoder that turns an event into its CloudEvent document and Kafka records (structured
+or binary mode) is :class:`feeder.core.records.EventEncoder`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from feeder.core.diff import Change, EventType, FieldValue, toggle_key
-from feeder.core.encoding import EventEncoding, Origin
+from feeder.core.encoding import Origin
 from feeder.core.snapshot import SessionSnapshot
 from feeder.core.timestamps import format_timestamp
 
@@ -107,52 +108,3 @@ def change_events(snapshot: SessionSnapshot, changes: list[Change]) -> list[Chan
 def origin_extensions(origin: Origin) -> tuple[tuple[str, str], ...]:
     """``origin.extensions()`` as pairs, computed once per origin (a run has one)."""
     return tuple(origin.extensions().items())
-
-
-def event_attributes(event: ChangeEvent, encoding: EventEncoding) -> dict[str, str]:
-    """Every context attribute but ``data``: the required and optional ones, then the extensions
-    ``storeid`` (when the session has one), ``origin`` and, for a backfill, ``backfillwindow``."""
-    attributes = {
-        "specversion": SPEC_VERSION,
-        "id": event.id,
-        "source": encoding.source,
-        "type": TYPE_TEXT[event.type],
-        "time": format_timestamp(event.time),
-        "subject": event.subject,
-        "datacontenttype": DATA_CONTENT_TYPE,
-    }
-    if event.store_id is not None:
-        attributes["storeid"] = event.store_id
-    attributes.update(origin_extensions(encoding.origin))
-    return attributes
-
-
-def event_data(event: ChangeEvent, *, session: object) -> dict[str, object]:
-    """``data``: the session id, the change with its old and new value, and ``session``, which is
-    ``event.session`` after the field policy (often already encoded, as an ``orjson.Fragment``,
-    so a session with several events is serialised once)."""
-    return {
-        "sessionId": event.subject,
-        "changed": {
-            event.change.field: {
-                "old": wire_value(event.change.old),
-                "new": wire_value(event.change.new),
-            }
-        },
-        "session": session,
-    }
-
-
-def cloudevent(
-    event: ChangeEvent, encoding: EventEncoding, *, session: object = None
-) -> dict[str, object]:
-    """The whole event as one JSON object (the structured mode's value).
-
-    ``session`` stands in for ``event.session`` (see :func:`event_data`); by default it is
-    ``event.session`` with the encoding's field policy applied.
-    """
-    if session is None:
-        session = encoding.field_policy.apply(event.session)
-    document: dict[str, object] = event_attributes(event, encoding)  # type: ignore[assignment]
-    document["data"] = event_data(event, session=session)
-    return document

@@ -13,7 +13,7 @@ from feeder.core.seen_versions import SeenVersions
 from feeder.core.snapshot import SessionSnapshot, parse_session
 from feeder.core.state import SessionState, fingerprint
 from feeder.core.timestamps import parse_timestamp
-from feeder.errors import MalformedRecordError
+from feeder.errors import MalformedSessionError
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +25,7 @@ class DeadLetter:
     field: str | None
 
 
-class SeenRecord(NamedTuple):
+class SeenSession(NamedTuple):
     """A record ``SeenVersions`` recognised as the version the checkpoint holds (a duplicate),
     kept only for the page's order and cursor."""
 
@@ -37,7 +37,7 @@ class SeenRecord(NamedTuple):
 class ParsedPage:
     """The page's valid records in page order: snapshots, and records recognised as seen."""
 
-    entries: tuple[SessionSnapshot | SeenRecord, ...]
+    entries: tuple[SessionSnapshot | SeenSession, ...]
     dead_letters: tuple[DeadLetter, ...]
 
     @property
@@ -50,26 +50,26 @@ class ParsedPage:
         return {snapshot.session_id for snapshot in self.snapshots}
 
 
-def parse_page(records: Sequence[object], seen: SeenVersions | None = None) -> ParsedPage:
-    """Validate every record; bad ones become dead letters and never stop the page.
+def parse_page(sessions: Sequence[object], seen: SeenVersions | None = None) -> ParsedPage:
+    """Validate every session of a page; bad ones become dead letters and never stop the page.
 
-    A record ``seen`` holds is a duplicate and is not validated again, unless its session
+    A version ``seen`` holds is a duplicate and is not validated again, unless its session
     appeared earlier in the page: a version applied there has since become the newest.
     """
-    entries: list[SessionSnapshot | SeenRecord] = []
+    entries: list[SessionSnapshot | SeenSession] = []
     dead_letters: list[DeadLetter] = []
     in_page: set[str] = set()
-    for raw in records:
+    for raw in sessions:
         session_id = None if seen is None else seen.holds(raw)
         if session_id is not None and session_id not in in_page:
             # holds() checked updatedAt is a string that validated before, unchanged since
             updated_at = parse_timestamp(raw["updatedAt"])  # type: ignore[index]
-            entries.append(SeenRecord(session_id, updated_at))
+            entries.append(SeenSession(session_id, updated_at))
             in_page.add(session_id)
             continue
         try:
             snapshot = parse_session(raw)
-        except MalformedRecordError as exc:
+        except MalformedSessionError as exc:
             dead_letters.append(DeadLetter(raw=raw, reason=str(exc), field=exc.field))
             continue
         entries.append(snapshot)
@@ -104,7 +104,7 @@ class PagePlan:
     max_updated_at: datetime | None
 
     @property
-    def records_read(self) -> int:
+    def sessions_read(self) -> int:
         """Every record the page held."""
         return len(self.fresh) + self.duplicates + len(self.replayed) + len(self.dead_letters)
 
@@ -138,7 +138,7 @@ def plan_page(
         previous = snapshot.updated_at
         if max_updated_at is None or snapshot.updated_at > max_updated_at:
             max_updated_at = snapshot.updated_at
-        if isinstance(snapshot, SeenRecord):
+        if isinstance(snapshot, SeenSession):
             duplicates += 1
             continue
         state = working.get(snapshot.session_id)

@@ -25,11 +25,19 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from feeder.core.state import FeedPosition, reread_name
 
 CADENCE_SHARE_OF_DELAY = 0.05
 """A re-read pass runs once its window spans this share of its delay (or one poll interval)."""
+
+class PassName(StrEnum):
+    """The names of the passes that are not re-reads (those are ``reread_name(delay_s)``), as
+    metrics (their ``sweep`` label) and logs show them."""
+
+    LIVE = "live"  # reads from the live cursor to now, every tick
+    BACKFILL = "backfill"  # one read of an explicit past window, on a store of its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +160,9 @@ def _merge(windows: list[Read], density: StampDensity, page_size: int) -> list[R
     return [Read(start, end, delays, urgency) for start, end, delays, urgency in spans]
 
 
-def pages(records: float, page_size: int) -> int:
-    """Requests a read of ``records`` takes (an API that says when a full page is the last)."""
-    return max(1, math.ceil(records / page_size)) if math.isfinite(records) else 1 << 30
+def pages(sessions: float, page_size: int) -> int:
+    """Requests a read of ``sessions`` takes (an API that says when a full page is the last)."""
+    return max(1, math.ceil(sessions / page_size)) if math.isfinite(sessions) else 1 << 30
 
 
 def advanced(

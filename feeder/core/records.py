@@ -18,9 +18,10 @@ for one. The field policy applies to all of them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import orjson
 
@@ -31,9 +32,6 @@ from feeder.core.events import (
     SPEC_VERSION,
     TYPE_TEXT,
     ChangeEvent,
-    cloudevent,
-    event_attributes,
-    event_data,
     origin_extensions,
     wire_value,
 )
@@ -85,6 +83,7 @@ STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
 CE_PREFIX = "ce_"
 _JSON = DATA_CONTENT_TYPE.encode()
 STRUCTURED_HEADERS: Headers = ((CONTENT_TYPE, STRUCTURED_CONTENT_TYPE.encode()),)
+_FRAUD_CHANGE = EventType.SUSPECTED_FRAUD_CHANGED
 
 
 def binary_headers(attributes: dict[str, str]) -> Headers:
@@ -99,11 +98,123 @@ def binary_headers(attributes: dict[str, str]) -> Headers:
     return tuple(headers)
 
 
-def event_key(event: ChangeEvent, strategy: KeyStrategy) -> bytes:
-    """The record key: the session id, or the store id (the session id when it has none)."""
-    if strategy is KeyStrategy.STORE and event.store_id is not None:
-        return event.store_id.encode()
-    return event.subject.encode()
+class EventEncoder:
+    """The one encoder of change events: :meth:`document` is the whole CloudEvent, and an
+    event's Kafka records (:meth:`records`) carry it in the encoding's content mode, both built
+    from the same attributes (structured: the document as the value; binary: its ``data`` as
+    the value and every other attribute as a ``ce_`` header).
+
+    Made once per page (or per event outside the sweep): what is the same for every event of a
+    run (source, extensions, key strategy, field policy, topics) is looked up once, and a page's
+    events (over a thousand) are encoded in one loop, each session once for all its events.
+    """
+
+    __slots__ = (
+        "_by_store",
+        "_events_topic",
+        "_extensions",
+        "_fraud_topic",
+        "_policy",
+        "_source",
+        "_structured",
+    )
+
+    def __init__(self, encoding: EventEncoding, topics: TopicNames | None = None) -> None:
+        self._source = encoding.source
+        self._extensions = origin_extensions(encoding.origin)
+        self._by_store = encoding.key_strategy is KeyStrategy.STORE
+        self._structured = encoding.content_mode is ContentMode.STRUCTURED
+        self._policy = encoding.field_policy
+        self._events_topic = "" if topics is None else topics.events
+        self._fraud_topic = "" if topics is None else topics.fraud
+
+    def document(self, event: ChangeEvent, session: object) -> dict[str, object]:
+        """The event as one JSON object: every context attribute (the required and optional
+        ones, then the extensions ``storeid`` when the session has one, ``origin`` and, for a
+        backfill, ``backfillwindow``), then ``data``: the session id, the change with its old
+        and new value, and ``session`` (``event.session`` after the field policy, often already
+        encoded as an ``orjson.Fragment``, so a session with several events is serialised
+        once)."""
+        change, subject, store_id = event.change, event.subject, event.store_id
+        document: dict[str, object] = {
+            "specversion": SPEC_VERSION,
+            "id": event.id,
+            "source": self._source,
+            "type": TYPE_TEXT[event.type],
+            "time": format_timestamp(event.time),
+            "subject": subject,
+            "datacontenttype": DATA_CONTENT_TYPE,
+        }
+        if store_id is not None:
+            document["storeid"] = store_id
+        document.update(self._extensions)
+        document["data"] = {
+            "sessionId": subject,
+            "changed": {
+                change.field: {"old": wire_value(change.old), "new": wire_value(change.new)}
+            },
+            "session": session,
+        }
+        return document
+
+    def records(
+        self, events: Iterable[ChangeEvent], session_json: Mapping[int, bytes]
+    ) -> list[OutgoingRecord]:
+        """Every event's records: one on the all-events topic, and one more on the fraud topic
+        for a fraud change. ``session_json`` holds, by ``id()`` of an event's session, the
+        session already encoded with the field policy applied; the policy is applied here to
+        the others. The key is the session id, or the store id (the session id when it has
+        none)."""
+        document_of, structured, by_store = self.document, self._structured, self._by_store
+        events_topic, fraud_topic = self._events_topic, self._fraud_topic
+        fragments: dict[int, object] = {}
+        records: list[OutgoingRecord] = []
+        append, dumps = records.append, orjson.dumps
+        for event in events:
+            session = fragments.get(id(event.session))
+            if session is None:
+                encoded = session_json.get(id(event.session))
+                session = fragments[id(event.session)] = (
+                    self._policy.apply(event.session)
+                    if encoded is None
+                    else orjson.Fragment(encoded)
+                )
+            document = document_of(event, session)
+            if structured:
+                value = dumps(document)
+                headers = STRUCTURED_HEADERS
+            else:
+                value = dumps(document.pop("data"))
+                headers = binary_headers(cast(dict[str, str], document))  # attributes are text
+            store_id = event.store_id
+            key = store_id if by_store and store_id is not None else event.subject
+            record = OutgoingRecord(
+                events_topic,
+                key.encode(),
+                value,
+                headers,
+                event.type,
+                event.time,
+                None,
+                event.id,
+            )
+            append(record)
+            if event.type is _FRAUD_CHANGE:
+                append(record._replace(topic=fraud_topic))
+        return records
+
+
+def cloudevent(
+    event: ChangeEvent, encoding: EventEncoding, *, session: object = None
+) -> dict[str, object]:
+    """The whole event as one JSON object (the structured mode's value).
+
+    ``session`` stands in for ``event.session`` (see :meth:`EventEncoder.document`); by default
+    it is ``event.session`` with the encoding's field policy applied.
+    """
+    if session is None:
+        session = encoding.field_policy.apply(event.session)
+    return EventEncoder(encoding).document(event, session)
 
 
 def event_records(
@@ -118,24 +229,8 @@ def event_records(
     ``session_json`` is the event's session already encoded with the field policy applied, when
     the caller has it; otherwise the policy is applied here.
     """
-    session: object = (
-        encoding.field_policy.apply(event.session)
-        if session_json is None
-        else orjson.Fragment(session_json)
-    )
-    if encoding.content_mode is ContentMode.STRUCTURED:
-        value = orjson.dumps(cloudevent(event, encoding, session=session))
-        headers = STRUCTURED_HEADERS
-    else:
-        value = orjson.dumps(event_data(event, session=session))
-        headers = binary_headers(event_attributes(event, encoding))
-    key = event_key(event, encoding.key_strategy)
-    record = OutgoingRecord(
-        topics.events, key, value, headers, event.type, event.time, None, event.id
-    )
-    if event.type is EventType.SUSPECTED_FRAUD_CHANGED:
-        return [record, record._replace(topic=topics.fraud)]
-    return [record]
+    encoded = {} if session_json is None else {id(event.session): session_json}
+    return EventEncoder(encoding, topics).records([event], encoded)
 
 
 def state_record(
@@ -178,13 +273,7 @@ def page_records(
     session_json = {
         id(snapshot.raw): orjson.dumps(policy.apply(snapshot.raw)) for snapshot in plan.fresh
     }
-    if encoding.content_mode is ContentMode.STRUCTURED:
-        records = _structured_event_records(plan, encoding, topics, session_json)
-    else:
-        records = []
-        for event in plan.events:
-            encoded = session_json.get(id(event.session))
-            records.extend(event_records(event, encoding, topics, session_json=encoded))
+    records = EventEncoder(encoding, topics).records(plan.events, session_json)
     records.extend(
         state_record(snapshot, topics, session_json[id(snapshot.raw)]) for snapshot in plan.fresh
     )
@@ -192,72 +281,6 @@ def page_records(
         dead_letter_record(letter, topics, received_at, policy=policy)
         for letter in plan.dead_letters
     )
-    return records
-
-
-def _structured_event_records(
-    plan: PagePlan, encoding: EventEncoding, topics: TopicNames, session_json: dict[int, bytes]
-) -> list[OutgoingRecord]:
-    """:func:`event_records` of every event of a page in structured mode, in one loop.
-
-    The same document as :func:`~feeder.core.events.cloudevent` (same keys in the same order,
-    so the same bytes; ``bench/core_stages.py`` prints digests to compare), built without its
-    five calls per event; each session's ``Fragment`` and key are made once per page.
-    """
-    source, extensions = encoding.source, origin_extensions(encoding.origin)
-    by_store = encoding.key_strategy is KeyStrategy.STORE
-    events_topic, fraud_topic, fraud = (
-        topics.events,
-        topics.fraud,
-        EventType.SUSPECTED_FRAUD_CHANGED,
-    )
-    fragments: dict[int, object] = {}
-    records: list[OutgoingRecord] = []
-    append = records.append
-    dumps = orjson.dumps
-    for event in plan.events:
-        session = fragments.get(id(event.session))
-        if session is None:
-            encoded = session_json.get(id(event.session))
-            session = fragments[id(event.session)] = (
-                encoding.field_policy.apply(event.session)
-                if encoded is None
-                else orjson.Fragment(encoded)
-            )
-        change, subject, store_id = event.change, event.subject, event.store_id
-        document: dict[str, object] = {
-            "specversion": SPEC_VERSION,
-            "id": event.id,
-            "source": source,
-            "type": TYPE_TEXT[event.type],
-            "time": format_timestamp(event.time),
-            "subject": subject,
-            "datacontenttype": DATA_CONTENT_TYPE,
-        }
-        if store_id is not None:
-            document["storeid"] = store_id
-        document.update(extensions)
-        document["data"] = {
-            "sessionId": subject,
-            "changed": {
-                change.field: {"old": wire_value(change.old), "new": wire_value(change.new)}
-            },
-            "session": session,
-        }
-        key = (store_id if by_store and store_id is not None else subject).encode()
-        record = OutgoingRecord(
-            events_topic,
-            key,
-            dumps(document),
-            STRUCTURED_HEADERS,
-            event.type,
-            event.time,
-            None,
-            event.id,
-        )
-        append(record)
-        if event.type is fraud:
-            append(record._replace(topic=fraud_topic))
     return records
 
 

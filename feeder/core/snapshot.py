@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from feeder.core.timestamps import parse_timestamp
-from feeder.errors import MalformedRecordError
+from feeder.errors import MalformedSessionError
 
 
 class SessionSnapshot(NamedTuple):
@@ -43,8 +43,8 @@ def _session_id(raw: Mapping[str, object]) -> str:
     if isinstance(value, str) and value.strip():
         return value.strip()
     if value is None:
-        raise MalformedRecordError("is missing", field="id")
-    raise MalformedRecordError(f"must be a non-empty string or an integer, got {value!r}", "id")
+        raise MalformedSessionError("is missing", field="id")
+    raise MalformedSessionError(f"must be a non-empty string or an integer, got {value!r}", "id")
 
 
 def _optional_timestamp(raw: Mapping[str, object], field: str) -> datetime | None:
@@ -52,11 +52,11 @@ def _optional_timestamp(raw: Mapping[str, object], field: str) -> datetime | Non
     if value is None:
         return None
     if not isinstance(value, str):
-        raise MalformedRecordError(f"must be an ISO-8601 string or null, got {value!r}", field)
+        raise MalformedSessionError(f"must be an ISO-8601 string or null, got {value!r}", field)
     try:
         return parse_timestamp(value)
     except ValueError:
-        raise MalformedRecordError(f"is not an ISO-8601 timestamp: {value!r}", field) from None
+        raise MalformedSessionError(f"is not an ISO-8601 timestamp: {value!r}", field) from None
 
 
 def _optional_id(raw: Mapping[str, object], field: str) -> str | None:
@@ -65,22 +65,22 @@ def _optional_id(raw: Mapping[str, object], field: str) -> str | None:
         return None
     if isinstance(value, int | str) and not isinstance(value, bool):
         return str(value)
-    raise MalformedRecordError(f"must be a string or an integer, got {value!r}", field)
+    raise MalformedSessionError(f"must be a string or an integer, got {value!r}", field)
 
 
 def parse_session(raw: object) -> SessionSnapshot:
-    """Validate one element of the API's ``data`` list; raise ``MalformedRecordError`` if bad."""
+    """Validate one element of the API's ``data`` list; raise ``MalformedSessionError`` if bad."""
     if not isinstance(raw, Mapping):
-        raise MalformedRecordError(f"a session must be a JSON object, got {type(raw).__name__}")
+        raise MalformedSessionError(f"a session must be a JSON object, got {type(raw).__name__}")
     updated_at = _optional_timestamp(raw, "updatedAt")
     if updated_at is None:
-        raise MalformedRecordError("is missing", field="updatedAt")
+        raise MalformedSessionError("is missing", field="updatedAt")
     fraud = raw.get("suspectedFraud", False)
     if not isinstance(fraud, bool):
-        raise MalformedRecordError(f"must be true or false, got {fraud!r}", "suspectedFraud")
+        raise MalformedSessionError(f"must be true or false, got {fraud!r}", "suspectedFraud")
     status = raw.get("status")
     if status is not None and not isinstance(status, str):
-        raise MalformedRecordError(f"must be a string, got {status!r}", "status")
+        raise MalformedSessionError(f"must be a string, got {status!r}", "status")
     return SessionSnapshot(
         session_id=_session_id(raw),
         updated_at=updated_at,

@@ -80,3 +80,8 @@ def from_micros(micros: int) -> datetime:
     """Inverse of ``to_micros``."""
     seconds, micros_part = divmod(micros, 1_000_000)
     return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=micros_part)
+
+
+def utc_now() -> datetime:
+    """The current time as an aware UTC ``datetime`` (the default :data:`feeder.typing.Clock`)."""
+    return datetime.now(UTC)

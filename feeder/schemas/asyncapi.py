@@ -4,8 +4,12 @@ Nothing in it restates by hand what the code knows. The payloads are the JSON Sc
 :mod:`feeder.schemas.generate` (their ``$defs`` become ``components/schemas``). Which message
 goes to which topic, its key and its headers come from encoding the example visit with
 :mod:`feeder.core.records`; a ``ce_<name>`` header takes the schema of the CloudEvents attribute
-``<name>`` it carries. Partitions, replicas and topic configs are what :mod:`feeder.sink.topics`
+``<name>`` it carries. Partitions, replicas and topic configs are what :mod:`feeder.kafka.topics`
 creates with the default settings; servers and security schemes follow ``KafkaSettings``.
+
+A little over the ~450 lines a module gets here: it is one document, built top to bottom in the
+order AsyncAPI lays it out (servers, channels, operations, messages, components); split, a
+reader would follow one document across files.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from feeder.core.records import (
     tombstone_record,
 )
 from feeder.core.snapshot import parse_session
+from feeder.kafka.topics import wanted_topics
 from feeder.schemas.generate import (
     DEAD_LETTER_NAME,
     EXAMPLE_ENCODING,
@@ -43,7 +48,6 @@ from feeder.schemas.generate import (
 from feeder.schemas.models import SessionIdText
 from feeder.schemas.versions import SCHEMA_VERSIONS
 from feeder.settings import KafkaSettings, TopicSettings
-from feeder.sink.topics import wanted_topics
 
 ASYNCAPI_FILE = "asyncapi.yaml"
 ASYNCAPI_VERSION = "3.0.0"

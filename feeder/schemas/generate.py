@@ -23,11 +23,17 @@ from pydantic_core import CoreSchema
 
 from feeder.core.diff import EventType, apply_version
 from feeder.core.encoding import ContentMode, EventEncoding
-from feeder.core.events import ChangeEvent, change_events, cloudevent
+from feeder.core.events import ChangeEvent, change_events
 from feeder.core.field_policy import KEEP_EVERYTHING
 from feeder.core.heartbeat import WATERMARK_EVENT_TYPE, FeedActivity, heartbeat_records
 from feeder.core.page_plan import parse_page
-from feeder.core.records import OutgoingRecord, TopicNames, dead_letter_record, event_records
+from feeder.core.records import (
+    OutgoingRecord,
+    TopicNames,
+    cloudevent,
+    dead_letter_record,
+    event_records,
+)
 from feeder.core.snapshot import parse_session
 from feeder.core.state import FeedPosition, SessionState, fingerprint
 from feeder.core.timestamps import format_timestamp

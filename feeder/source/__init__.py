@@ -4,13 +4,13 @@
 
     SessionsApiClient.fetch_page(PageQuery) -> RawPage
       ├── IntervalRateLimiter     every attempt waits for its slot        (rate_limit.py)
-      ├── TokenProvider           static, token file or OAuth2            (auth/)
+      ├── TokenProvider           static, token file or OAuth2            (feeder/auth/)
       ├── BackoffPolicy           full jitter or a capped Retry-After     (retry.py)
       ├── decode_page             envelope check; records left untouched  (page.py)
-      └── ApiObserver             attempts, retries, refreshes, bad bodies (observer.py)
+      └── ApiObserver             attempts, retries, refreshes, bad bodies (feeder/typing.py)
 """
 
-from feeder.source.auth import (
+from feeder.auth import (
     OAuthClientCredentialsProvider,
     StaticTokenProvider,
     TokenFileProvider,

@@ -29,19 +29,19 @@ import httpx
 from pydantic import SecretStr
 
 from feeder import __version__
-from feeder.errors import ApiUnavailableError, AuthError, ConfigError
+from feeder.auth import TokenProvider, token_provider_from_settings
+from feeder.core.timestamps import utc_now
+from feeder.errors import ApiUnavailableError, AuthError, ConfigError, is_retriable_status
 from feeder.settings import ApiSettings
-from feeder.source.auth import TokenProvider, token_provider_from_settings
 from feeder.source.observer import NO_OP_OBSERVER, NO_STATUS, ApiObserver, RetryReason
 from feeder.source.page import MalformedBody, PageQuery, RawPage, decode_page
 from feeder.source.rate_limit import IntervalRateLimiter
 from feeder.source.retry import (
     BackoffPolicy,
-    is_retriable_status,
     parse_http_date,
     parse_retry_after_s,
 )
-from feeder.source.timing import Clock, Sleep, WallClock, utc_now
+from feeder.typing import Clock, MonotonicClock, Sleep
 
 logger = logging.getLogger("feeder.source")
 
@@ -79,10 +79,10 @@ class SessionsApiClient:
         settings: ApiSettings,
         *,
         observer: ApiObserver = NO_OP_OBSERVER,
-        clock: Clock = time.monotonic,
+        clock: MonotonicClock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
-        wall_clock: WallClock = utc_now,
+        wall_clock: Clock = utc_now,
         token_provider: TokenProvider | None = None,
     ) -> None:
         self._url = str(settings.base_url).rstrip("/") + SESSIONS_PATH
@@ -141,7 +141,7 @@ class SessionsApiClient:
         since = self._wall_clock() - timedelta(hours=1)
         page = await self.fetch_page(PageQuery(since, since + timedelta(milliseconds=1), count=1))
         logger.info("sessions API at %s reachable; token accepted", self._url)
-        logger.debug("check page had %d record(s)", len(page.records))
+        logger.debug("check page had %d record(s)", len(page.sessions))
 
     async def fetch_page(self, query: PageQuery) -> RawPage:
         """The page ``query`` asks for.
@@ -160,7 +160,7 @@ class SessionsApiClient:
             if isinstance(result, RawPage):
                 logger.debug(
                     "fetched %d session(s) in %.3f s; more: %s",
-                    len(result.records),
+                    len(result.sessions),
                     result.duration_s,
                     result.next_after is not None,
                 )

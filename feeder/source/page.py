@@ -1,8 +1,8 @@
-"""One page of the sessions list: the query we send and the records we got back.
+"""One page of the sessions list: the query we send and the sessions we got back.
 
 The query always asks for ``orderBy=updatedAt&direction=asc`` inside an ``updatedAt`` window and
 pages with the API's own ``pagination.next.after`` cursor (never offsets). The body is checked only
-for its envelope (a JSON object with a ``data`` list); the records themselves are handed on exactly
+for its envelope (a JSON object with a ``data`` list); the sessions themselves are handed on exactly
 as orjson decoded them, because validating them is the core's job (bad ones are dead-lettered).
 """
 
@@ -76,13 +76,13 @@ class PageQuery:
 class RawPage:
     """A page as the API sent it.
 
-    ``records`` holds each element of the body's ``data`` untouched. ``next_after`` is the cursor
-    for the next page, or ``None`` when this page is the last one: ``pagination.next`` missing or
-    ``null``, ``data`` empty, or fewer records than asked for. ``duration_s`` is how long the
-    successful attempt took.
+    ``sessions`` holds each element of the body's ``data`` untouched (raw session JSON).
+    ``next_after`` is the cursor for the next page, or ``None`` when this page is the last one:
+    ``pagination.next`` missing or ``null``, ``data`` empty, or fewer sessions than asked for.
+    ``duration_s`` is how long the successful attempt took.
     """
 
-    records: list[object]
+    sessions: list[object]
     next_after: str | None
     duration_s: float
 
@@ -104,15 +104,15 @@ def decode_page(body: bytes, *, requested_count: int, duration_s: float) -> RawP
         return MalformedBody("not_json", f"{exc} ({len(body)} bytes)")
     if not isinstance(document, dict):
         return MalformedBody("not_object", f"top level is {type(document).__name__}")
-    records = document.get("data")
-    if not isinstance(records, list):
-        return MalformedBody("data_not_list", f"data is {type(records).__name__}")
+    sessions = document.get("data")
+    if not isinstance(sessions, list):
+        return MalformedBody("data_not_list", f"data is {type(sessions).__name__}")
     cursor = _next_cursor(document.get("pagination"))
     if isinstance(cursor, MalformedBody):
         return cursor
-    if not records or len(records) < requested_count:
+    if not sessions or len(sessions) < requested_count:
         cursor = None
-    return RawPage(records=records, next_after=cursor, duration_s=duration_s)
+    return RawPage(sessions=sessions, next_after=cursor, duration_s=duration_s)
 
 
 def _next_cursor(pagination: object) -> str | MalformedBody | None:

@@ -8,7 +8,7 @@ up in order without a lock.
 
 from __future__ import annotations
 
-from feeder.source.timing import Clock, Sleep
+from feeder.typing import MonotonicClock, Sleep
 
 
 class IntervalRateLimiter:
@@ -16,7 +16,7 @@ class IntervalRateLimiter:
 
     __slots__ = ("_clock", "_interval_s", "_next_slot_s", "_sleep")
 
-    def __init__(self, requests_per_s: float, *, clock: Clock, sleep: Sleep) -> None:
+    def __init__(self, requests_per_s: float, *, clock: MonotonicClock, sleep: Sleep) -> None:
         if requests_per_s <= 0:
             raise ValueError(f"requests_per_s must be positive, got {requests_per_s}")
         self._interval_s = 1.0 / requests_per_s

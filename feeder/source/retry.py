@@ -18,11 +18,6 @@ from feeder.settings import ApiSettings
 _MAX_DOUBLINGS = 60  # beyond this the cap applies anyway; keeps 2**n a small float
 
 
-def is_retriable_status(status: int) -> bool:
-    """Whether an HTTP status is transient: 408, 429 and every 5xx (the API throttles with 503)."""
-    return status in (408, 429) or 500 <= status <= 599
-
-
 def parse_http_date(value: str | None) -> datetime | None:
     """An HTTP-date header value as an aware UTC datetime, or ``None`` if absent or unreadable."""
     if not value:

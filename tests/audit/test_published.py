@@ -7,8 +7,8 @@ import pytest
 
 from feeder.audit.published import decode_event
 from feeder.core.encoding import ContentMode, EventEncoding
-from feeder.core.events import change_events, cloudevent
-from feeder.core.records import event_records
+from feeder.core.events import change_events
+from feeder.core.records import cloudevent, event_records
 from feeder.core.timestamps import EPOCH, format_timestamp
 from tests.audit.events import TOPICS, snapshot
 from tests.core.sessions import apply_snapshot, at, record

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from feeder.checkpoint import RebuildProgress
 from feeder.checkpoint.kafka import KafkaCheckpointStore
+from feeder.kafka.connection import kafka_connection
+from feeder.kafka.transactions import TransactionalSink
 from feeder.settings import KafkaSettings, TopicSettings
-from feeder.sink.connection import kafka_connection
-from feeder.sink.transactional import TransactionalSink
 
 
 class RecordedProgress:

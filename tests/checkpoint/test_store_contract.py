@@ -201,8 +201,8 @@ async def test_sqlite_survives_reopening(tmp_path: Path) -> None:
 
 
 async def test_a_second_feeder_on_the_same_checkpoint_is_fenced(tmp_path: Path) -> None:
-    from feeder.app import open_store  # noqa: PLC0415
     from feeder.errors import FencedError  # noqa: PLC0415
+    from feeder.runtime.root import open_store  # noqa: PLC0415
     from feeder.settings import CheckpointSettings  # noqa: PLC0415
 
     settings = CheckpointSettings(backend="sqlite", path=tmp_path / "cp.sqlite3")

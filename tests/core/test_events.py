@@ -9,10 +9,10 @@ from cloudevents.core.exceptions import CloudEventValidationError
 from cloudevents.core.formats.json import JSONFormat
 
 from feeder.core.encoding import ContentMode, EventEncoding, KeyStrategy, backfill
-from feeder.core.events import change_events, cloudevent
+from feeder.core.events import change_events
 from feeder.core.field_policy import FieldPolicy
 from feeder.core.page_plan import PagePlan, parse_page, plan_page
-from feeder.core.records import TopicNames, page_records
+from feeder.core.records import TopicNames, cloudevent, page_records
 from feeder.core.snapshot import parse_session
 from tests.core.sessions import apply, at, first_state, record
 
@@ -103,7 +103,7 @@ def test_a_replayed_version_is_counted_and_a_regressed_one_applied() -> None:
     assert plan.replayed == ("a",)
     assert plan.regressed == 1
     assert [event.type.value for event in plan.events] == ["session.exited"]
-    assert plan.records_read == 2
+    assert plan.sessions_read == 2
 
 
 def test_a_fraud_flip_has_one_id_however_late_the_poller_sees_it() -> None:

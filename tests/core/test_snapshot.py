@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from feeder.core.snapshot import parse_session
-from feeder.errors import MalformedRecordError
+from feeder.errors import MalformedSessionError
 from tests.core.sessions import record
 
 
@@ -58,12 +58,12 @@ def test_unknown_fields_and_statuses_pass_through_untouched() -> None:
     ],
 )
 def test_malformed_records_name_the_field(change: dict[str, object], field: str) -> None:
-    with pytest.raises(MalformedRecordError) as caught:
+    with pytest.raises(MalformedSessionError) as caught:
         parse_session({**record(updated=1), **change})
     assert caught.value.field == field
     assert field in str(caught.value)
 
 
 def test_a_record_that_is_not_an_object_is_malformed() -> None:
-    with pytest.raises(MalformedRecordError, match="JSON object"):
+    with pytest.raises(MalformedSessionError, match="JSON object"):
         parse_session(["not", "a", "session"])

@@ -12,14 +12,13 @@ from datetime import datetime
 from pathlib import Path
 
 import orjson
+from feeder_devkit.simulator.server import ThreadedSimulator
+from feeder_devkit.simulator.settings import SimulatorSettings
 
-from feeder.app import FeedApp
 from feeder.core.passes import reread_passes
-from feeder.core.timestamps import parse_timestamp
+from feeder.core.timestamps import parse_timestamp, utc_now
+from feeder.runtime.feed import FeedApp
 from feeder.settings import FeederSettings
-from feeder.simulator.server import ThreadedSimulator
-from feeder.simulator.settings import SimulatorSettings
-from feeder.source.timing import utc_now
 from tests.e2e.oracle import Expectations, PassTiming, expectations
 from tests.kafka_reading import ReadRecord, read_topic
 

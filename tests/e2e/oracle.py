@@ -31,9 +31,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from feeder_devkit.simulator.clock import from_ms
+from feeder_devkit.simulator.ground_truth import EVENT_TYPE_OF_KIND, Transition, Version
+
 from feeder.core.timestamps import format_timestamp
-from feeder.simulator.clock import from_ms
-from feeder.simulator.ground_truth import EVENT_TYPE_OF_KIND, Transition, Version
 
 EVENT_ID_NAMESPACE = uuid.UUID("6f1d7c2e-5a4b-4e8f-9c3d-2b1a0e9f8d7c")  # README: event ids
 TOGGLE_FIELD = {"suspected_fraud_changed": "suspectedFraud", "status_changed": "status"}

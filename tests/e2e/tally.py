@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from feeder.simulator.ground_truth import Transition
+from feeder_devkit.simulator.ground_truth import Transition
+
 from tests.e2e.harness import PublishedEvent, assert_exactly_once
 from tests.e2e.oracle import Excuse, Expectations
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from feeder_devkit.simulator.server import run_simulator_in_thread
 from prometheus_client.parser import text_string_to_metric_families
 
-from feeder.app import run_backfill
 from feeder.commands.backfill import BackfillProgress
 from feeder.listening import bind_tcp
 from feeder.observability.backfill_metrics import backfill_metrics_served
-from feeder.simulator.server import run_simulator_in_thread
+from feeder.runtime.backfill import run_backfill
 from tests.e2e.harness import feeder_settings, now
 from tests.e2e.test_sliced_backfill import PAGE_SIZE, SESSIONS, remote_store
 

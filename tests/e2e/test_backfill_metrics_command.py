@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from feeder_devkit.simulator.server import run_simulator_in_thread
 
-from feeder.simulator.server import run_simulator_in_thread
 from tests.e2e.feeder_process import samples
 from tests.e2e.harness import now
 from tests.e2e.test_commands import feeder

@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 from cloudevents.core.bindings.kafka import KafkaMessage, from_kafka
 from cloudevents.core.formats.json import JSONFormat
+from feeder_devkit.simulator.ground_truth import EVENT_TYPE_OF_KIND, Transition
+from feeder_devkit.simulator.server import ThreadedSimulator, run_simulator_in_thread
 
-from feeder.app import run_backfill
 from feeder.commands.backfill import BackfillProgress
 from feeder.core.records import STRUCTURED_CONTENT_TYPE
 from feeder.core.timestamps import format_timestamp
-from feeder.simulator.ground_truth import EVENT_TYPE_OF_KIND, Transition
-from feeder.simulator.server import ThreadedSimulator, run_simulator_in_thread
+from feeder.runtime.backfill import run_backfill
 from tests.e2e.harness import (
     PublishedEvent,
     busy_store,

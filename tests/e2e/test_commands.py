@@ -10,9 +10,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from feeder_devkit.simulator.server import run_simulator_in_thread
+from feeder_devkit.simulator.settings import SimulatorSettings
 
-from feeder.simulator.server import run_simulator_in_thread
-from feeder.simulator.settings import SimulatorSettings
 from tests.e2e.harness import now, published_events
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(180)]

@@ -18,9 +18,9 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from feeder_devkit.simulator.server import run_simulator_in_thread
 
 from feeder.core.timestamps import parse_timestamp
-from feeder.simulator.server import run_simulator_in_thread
 from tests.e2e.harness import (
     busy_store,
     feed_expectations,

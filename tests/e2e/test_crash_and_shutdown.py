@@ -8,9 +8,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from feeder_devkit.localkafka.broker import free_port
+from feeder_devkit.simulator.server import run_simulator_in_thread
 
-from feeder.localkafka.broker import free_port
-from feeder.simulator.server import run_simulator_in_thread
 from tests.e2e.feeder_process import (
     KILLED_PAGE_S,
     load_settings_from,

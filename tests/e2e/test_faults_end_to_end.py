@@ -8,10 +8,10 @@ from pathlib import Path
 
 import orjson
 import pytest
+from feeder_devkit.simulator.server import run_simulator_in_thread
 
-from feeder.app import FeedApp
 from feeder.errors import AuthError
-from feeder.simulator.server import run_simulator_in_thread
+from feeder.runtime.feed import FeedApp
 from tests.e2e.harness import (
     busy_store,
     feed_expectations,

@@ -14,10 +14,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from feeder_devkit.simulator.server import run_simulator_in_thread
+from feeder_devkit.simulator.settings import SimulatorSettings
 
-from feeder.app import FeedApp
-from feeder.simulator.server import run_simulator_in_thread
-from feeder.simulator.settings import SimulatorSettings
+from feeder.runtime.feed import FeedApp
 from tests.e2e.harness import (
     busy_store,
     feed_expectations,

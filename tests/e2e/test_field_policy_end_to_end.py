@@ -10,10 +10,10 @@ from typing import Any
 
 import orjson
 import pytest
+from feeder_devkit.simulator.server import ThreadedSimulator, run_simulator_in_thread
 
-from feeder.app import FeedApp
+from feeder.runtime.feed import FeedApp
 from feeder.settings import FeederSettings
-from feeder.simulator.server import ThreadedSimulator, run_simulator_in_thread
 from tests.e2e.harness import (
     busy_store,
     feeder_settings,

@@ -13,10 +13,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from feeder_devkit.simulator.engine import Simulator
+from feeder_devkit.simulator.server import run_simulator_in_thread
 from prometheus_client import CollectorRegistry
 
-from feeder.simulator.engine import Simulator
-from feeder.simulator.server import run_simulator_in_thread
 from tests.e2e.feeder_process import run_feeder
 from tests.e2e.harness import feeder_settings, now, running_feed, wait_caught_up, wait_until
 from tests.e2e.test_verify_and_rewind import paused_store

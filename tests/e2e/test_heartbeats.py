@@ -9,13 +9,13 @@ from pathlib import Path
 
 import orjson
 import pytest
+from feeder_devkit.simulator.ground_truth import Transition, Version
+from feeder_devkit.simulator.server import run_simulator_in_thread
 from jsonschema import Draft202012Validator
 
-from feeder.app import FeedApp
 from feeder.core.timestamps import parse_timestamp
+from feeder.runtime.feed import FeedApp
 from feeder.settings import FeederSettings
-from feeder.simulator.ground_truth import Transition, Version
-from feeder.simulator.server import run_simulator_in_thread
 from tests.e2e.harness import (
     busy_store,
     feed_expectations,

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from feeder_devkit.localkafka.broker import free_port
+from feeder_devkit.simulator.server import run_simulator_in_thread
 
-from feeder.localkafka.broker import free_port
-from feeder.replicas import Replica
-from feeder.simulator.server import run_simulator_in_thread
-from feeder.source.timing import utc_now
+from feeder.core.timestamps import utc_now
+from feeder.runtime.replicas import Replica
 from tests.e2e.harness import busy_store, feeder_settings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(180)]

@@ -10,13 +10,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from feeder_devkit.simulator.server import run_simulator_in_thread
+from feeder_devkit.simulator.settings import SimulatorSettings
 
-from feeder.app import run_backfill
 from feeder.commands.backfill import BackfillProgress, SliceProgress
 from feeder.core.page_plan import PagePlan
 from feeder.core.slices import Slice, slice_window
-from feeder.simulator.server import run_simulator_in_thread
-from feeder.simulator.settings import SimulatorSettings
+from feeder.runtime.backfill import run_backfill
 from tests.e2e.harness import feeder_settings, now, published_events
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(180)]

@@ -12,13 +12,13 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.partitioner import DefaultPartitioner
+from feeder_devkit.simulator.server import run_simulator_in_thread
+from feeder_devkit.simulator.settings import SimulatorSettings
 
-from feeder.app import FeedApp
+from feeder.kafka.topics import state_topic_configs
+from feeder.runtime.feed import FeedApp
 from feeder.settings import FeederSettings
-from feeder.simulator.server import run_simulator_in_thread
-from feeder.simulator.settings import SimulatorSettings
 from feeder.sink import KafkaSink
-from feeder.sink.topics import state_topic_configs
 from tests.e2e.harness import feeder_settings, now, running_feed, wait_caught_up, wait_until
 from tests.kafka_reading import ReadRecord, read_topic
 

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from feeder_devkit.simulator.engine import Simulator
+from feeder_devkit.simulator.server import ThreadedSimulator, run_simulator_in_thread
+from feeder_devkit.simulator.settings import SimulatorSettings
 
 from feeder.settings import FeederSettings
-from feeder.simulator.engine import Simulator
-from feeder.simulator.server import ThreadedSimulator, run_simulator_in_thread
-from feeder.simulator.settings import SimulatorSettings
 from tests.e2e.feeder_process import run_feeder
 from tests.e2e.harness import (
     busy_store,

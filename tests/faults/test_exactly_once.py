@@ -16,14 +16,14 @@ from pathlib import Path
 import orjson
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from feeder_devkit.localkafka import LocalKafkaBroker
+from feeder_devkit.localkafka.broker import free_port
+from feeder_devkit.simulator.server import run_simulator_in_thread
 
-from feeder.app import FeedApp
 from feeder.commands.run import FENCED_EXIT_STATUS
 from feeder.errors import ConfigError
-from feeder.localkafka import LocalKafkaBroker
-from feeder.localkafka.broker import free_port
+from feeder.runtime.feed import FeedApp
 from feeder.settings import FeederSettings
-from feeder.simulator.server import run_simulator_in_thread
 from tests.e2e.feeder_process import KILLED_PAGE_S, run_env, start_feeder
 from tests.e2e.harness import (
     busy_store,

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from feeder_devkit.localkafka import LocalKafkaBroker
+from feeder_devkit.simulator.server import run_simulator_in_thread
 
-from feeder.app import FeedApp
-from feeder.localkafka import LocalKafkaBroker
-from feeder.simulator.server import run_simulator_in_thread
-from feeder.source.timing import utc_now
+from feeder.core.timestamps import utc_now
+from feeder.runtime.feed import FeedApp
 from tests.e2e.feeder_process import KILLED_PAGE_S
 from tests.e2e.harness import (
     busy_store,

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import orjson
 import pytest
+from feeder_devkit.localkafka.broker import free_port
+from feeder_devkit.simulator.server import ThreadedSimulator, run_simulator_in_thread
 
-from feeder.localkafka.broker import free_port
-from feeder.simulator.server import ThreadedSimulator, run_simulator_in_thread
 from tests.e2e.feeder_process import KILLED_PAGE_S, load_settings_from, run_env, samples
 from tests.e2e.feeder_process import start_feeder as start_replica
 from tests.e2e.harness import (

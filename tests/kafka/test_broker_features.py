@@ -1,7 +1,7 @@
 """Proof that aiokafka works against the Apache Kafka 4.x broker we run, feature by feature.
 
 aiokafka's own CI stops at old brokers, so these tests are what shows each feature we rely on
-works against the broker version in ``feeder.localkafka``.
+works against the broker version in ``feeder_devkit.localkafka``.
 """
 
 from __future__ import annotations

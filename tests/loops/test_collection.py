@@ -9,7 +9,7 @@ import weakref
 
 import pytest
 
-from feeder.collection import collecting_on_a_timer
+from feeder.runtime.collection import collecting_on_a_timer
 
 
 class Node:

@@ -15,9 +15,9 @@ from feeder.checkpoint import SqliteCheckpointStore
 from feeder.core.records import OutgoingRecord, TopicNames
 from feeder.core.state import FeedPosition, Moments, SessionState
 from feeder.errors import SinkUnavailableError
-from feeder.loops import TOMBSTONES_PER_BATCH, prune_expired, prune_forever
 from feeder.observability.metrics import FeederMetrics
 from feeder.sink import MemorySink
+from feeder.sweep.loops import TOMBSTONES_PER_BATCH, prune_expired, prune_forever
 
 pytestmark = pytest.mark.asyncio
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

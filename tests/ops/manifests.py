@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from feeder.settings import FeederSettings
-from feeder.settings_reference import settings_reference
+from feeder.settings.reference import settings_reference
 from tests.ops.conftest import ROOT
 
 PINNED_IMAGE = re.compile(

@@ -22,8 +22,7 @@ from typing import Any
 
 import httpx
 import yaml
-
-from feeder.localkafka.broker import free_port
+from feeder_devkit.localkafka.broker import free_port
 
 TEST_FOR = "3s"
 _INTERVAL = "1s"

@@ -32,12 +32,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from feeder_devkit.localkafka import LocalKafkaBroker
+from feeder_devkit.localkafka.broker import free_port
+from feeder_devkit.simulator.server import ThreadedSimulator, run_simulator_in_thread
+from feeder_devkit.simulator.settings import FaultSettings, SimulatorSettings
 
-from feeder.localkafka import LocalKafkaBroker
-from feeder.localkafka.broker import free_port
 from feeder.settings import FeederSettings
-from feeder.simulator.server import ThreadedSimulator, run_simulator_in_thread
-from feeder.simulator.settings import FaultSettings, SimulatorSettings
 from tests.e2e.harness import busy_store, feeder_settings
 from tests.ops.conftest import ROOT
 from tests.ops.live_feed import feed_app_in_thread, wait_for

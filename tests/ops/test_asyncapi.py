@@ -17,6 +17,7 @@ from jsonschema import Draft7Validator
 from feeder.core.diff import EventType
 from feeder.core.records import TopicNames, event_records, state_record, tombstone_record
 from feeder.core.snapshot import parse_session
+from feeder.kafka.topics import wanted_topics
 from feeder.schemas.asyncapi import ASYNCAPI_FILE, TOMBSTONE_NAME, stale_asyncapi
 from feeder.schemas.generate import (
     EXAMPLE_ENCODING,
@@ -27,7 +28,6 @@ from feeder.schemas.generate import (
 )
 from feeder.schemas.versions import SCHEMA_VERSIONS
 from feeder.settings import KafkaSettings
-from feeder.sink.topics import wanted_topics
 from tests.ops.conftest import ROOT
 from tests.ops.test_schemas import SCHEMAS, load
 

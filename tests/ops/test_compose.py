@@ -11,8 +11,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from feeder_devkit.simulator.settings import SimulatorSettings
 
-from feeder.simulator.settings import SimulatorSettings
 from tests.ops.conftest import ROOT
 from tests.ops.manifests import (
     PINNED_IMAGE,

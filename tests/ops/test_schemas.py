@@ -15,10 +15,10 @@ from jsonschema import Draft202012Validator
 
 from feeder.core.diff import EventType
 from feeder.core.encoding import ContentMode, EventEncoding, KeyStrategy, backfill
-from feeder.core.events import change_events, cloudevent
+from feeder.core.events import change_events
 from feeder.core.field_policy import KEEP_EVERYTHING
 from feeder.core.page_plan import parse_page
-from feeder.core.records import TopicNames, dead_letter_record, event_records
+from feeder.core.records import TopicNames, cloudevent, dead_letter_record, event_records
 from feeder.core.snapshot import parse_session
 from feeder.core.state import SessionState
 from feeder.core.timestamps import format_timestamp

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from feeder_devkit.localkafka import LocalKafkaBroker
+from feeder_devkit.localkafka.security import BrokerSecurity, BrokerTls, OAuthValidation
 
-from feeder.localkafka import LocalKafkaBroker
-from feeder.localkafka.security import BrokerSecurity, BrokerTls, OAuthValidation
+from feeder.kafka.connection import kafka_connection
 from feeder.settings import KafkaSettings
-from feeder.sink.connection import kafka_connection
 from tests.kafka_reading import ReadRecord, read_topic
 from tests.security.pki import SecurityFiles
 from tests.security.token_issuer import AUDIENCE, TokenIssuer, running_issuer

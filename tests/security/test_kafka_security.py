@@ -15,9 +15,9 @@ from pydantic import ValidationError
 
 from feeder.core.records import OutgoingRecord
 from feeder.errors import AuthError, ConfigError, FeederError
+from feeder.kafka.admin import check_kafka
 from feeder.settings import KafkaSettings
 from feeder.sink import KafkaSink
-from feeder.sink.kafka import check_kafka
 from tests.security.conftest import (
     KEY_PASSWORD,
     OAUTH_CLIENT_SECRET,

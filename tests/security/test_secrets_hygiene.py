@@ -17,11 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
+from feeder_devkit.simulator.server import run_simulator_in_thread
 from pydantic import AnyHttpUrl, SecretStr
 
 from feeder.commands.settings_loading import load_or_explain
 from feeder.settings import FeederSettings
-from feeder.simulator.server import run_simulator_in_thread
 from tests.e2e.harness import busy_store, feeder_settings
 from tests.ops.live_feed import feed_app_in_thread, wait_for
 from tests.security.conftest import (

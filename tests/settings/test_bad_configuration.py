@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from feeder_devkit.localkafka.broker import free_port
+from feeder_devkit.simulator.server import ThreadedSimulator, run_simulator_in_thread
+from feeder_devkit.simulator.settings import SimulatorSettings
 
 from feeder.commands.settings_loading import load_or_explain
-from feeder.localkafka.broker import free_port
-from feeder.simulator.server import ThreadedSimulator, run_simulator_in_thread
-from feeder.simulator.settings import SimulatorSettings
 
 pytestmark = pytest.mark.timeout(180)
 

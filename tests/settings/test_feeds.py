@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from feeder.errors import ConfigError
-from feeder.feeds import feed_settings
+from feeder.runtime.feeds import feed_settings
 from feeder.settings import FeederSettings, load_settings
 
 

@@ -9,8 +9,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-
-from feeder.simulator import (
+from feeder_devkit.simulator import (
     FaultSettings,
     ManualClock,
     ServerSettings,

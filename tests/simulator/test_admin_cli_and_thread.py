@@ -13,19 +13,19 @@ from datetime import timedelta
 import httpx
 import orjson
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from feeder.simulator import (
+from feeder_devkit.simulator import (
     ManualClock,
     Simulator,
     SimulatorSettings,
     run_simulator,
     run_simulator_in_thread,
 )
-from feeder.simulator.cli import add_arguments, settings_from_args
-from feeder.simulator.clock import format_ms, from_ms
-from feeder.simulator.records import UuidDeriver
+from feeder_devkit.simulator.cli import add_arguments, settings_from_args
+from feeder_devkit.simulator.clock import format_ms, from_ms
+from feeder_devkit.simulator.records import UuidDeriver
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tests.simulator.conftest import SESSIONS, START, make_settings
 
 
@@ -90,7 +90,7 @@ async def test_admin_routes_control_the_simulator(
 
 
 def to_ms_of(moment: object) -> int:
-    from feeder.simulator.clock import to_ms  # noqa: PLC0415
+    from feeder_devkit.simulator.clock import to_ms  # noqa: PLC0415
 
     assert hasattr(moment, "tzinfo")
     return to_ms(moment)  # type: ignore[arg-type]

@@ -6,8 +6,8 @@ import base64
 
 import httpx
 import pytest
+from feeder_devkit.simulator import ManualClock, Simulator, run_simulator
 
-from feeder.simulator import ManualClock, Simulator, run_simulator
 from tests.simulator.conftest import SESSIONS, START, make_settings
 
 pytestmark = pytest.mark.asyncio
@@ -139,7 +139,7 @@ async def test_the_rate_limit_is_per_client(clock: ManualClock) -> None:
 
 async def test_default_rate_limit_is_twenty_per_second() -> None:
     assert make_settings(server={"rate_limit_per_s": 20}).server.rate_limit_per_s == 20
-    from feeder.simulator import ServerSettings  # noqa: PLC0415
+    from feeder_devkit.simulator import ServerSettings  # noqa: PLC0415
 
     assert ServerSettings().rate_limit_per_s == 20
     assert START.tzinfo is not None

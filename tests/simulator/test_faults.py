@@ -8,9 +8,9 @@ from email.utils import parsedate_to_datetime
 import httpx
 import orjson
 import pytest
+from feeder_devkit.simulator import FaultSettings, ManualClock, Simulator, run_simulator
+from feeder_devkit.simulator.clock import parse_timestamp
 
-from feeder.simulator import FaultSettings, ManualClock, Simulator, run_simulator
-from feeder.simulator.clock import parse_timestamp
 from tests.simulator.conftest import SESSIONS, START, make_settings
 
 pytestmark = pytest.mark.asyncio

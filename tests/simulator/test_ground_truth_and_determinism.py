@@ -12,8 +12,7 @@ import httpx
 import orjson
 import pytest
 import pytest_asyncio
-
-from feeder.simulator import (
+from feeder_devkit.simulator import (
     TRANSITION_KINDS,
     ManualClock,
     Simulator,
@@ -21,7 +20,8 @@ from feeder.simulator import (
     read_jsonl,
     run_simulator,
 )
-from feeder.simulator.clock import from_ms, parse_timestamp, to_ms
+from feeder_devkit.simulator.clock import from_ms, parse_timestamp, to_ms
+
 from tests.simulator.conftest import START, make_settings, sweep
 
 pytestmark = pytest.mark.asyncio

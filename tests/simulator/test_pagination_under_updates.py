@@ -8,14 +8,14 @@ from typing import Any
 
 import httpx
 import pytest
+from feeder_devkit.simulator import ManualClock, Simulator, run_simulator
+from feeder_devkit.simulator.clock import from_ms
+from feeder_devkit.simulator.query import ORDER_BY_VALUES, SessionQuery
+from feeder_devkit.simulator.records import Session, UuidDeriver
+from feeder_devkit.simulator.store import SessionStore
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feeder.simulator import ManualClock, Simulator, run_simulator
-from feeder.simulator.clock import from_ms
-from feeder.simulator.query import ORDER_BY_VALUES, SessionQuery
-from feeder.simulator.records import Session, UuidDeriver
-from feeder.simulator.store import SessionStore
 from tests.simulator.conftest import START, make_settings, sweep
 
 
@@ -55,7 +55,7 @@ async def test_scripted_updates_between_pages_never_skip_or_repeat_unchanged_ses
 
 
 def from_iso(text: str) -> Any:
-    from feeder.simulator.clock import parse_timestamp  # noqa: PLC0415 - local helper
+    from feeder_devkit.simulator.clock import parse_timestamp  # noqa: PLC0415 - local helper
 
     return from_ms(parse_timestamp(text))
 
@@ -132,7 +132,7 @@ def test_store_keyset_walk_serves_each_unchanged_session_exactly_once(data: st.D
     changed: set[int] = set()
     served: Counter[int] = Counter()
     query = SessionQuery(count=page_size, order_by=order_by, ascending=ascending, statuses=statuses)
-    from feeder.simulator.cursor import Cursor  # noqa: PLC0415
+    from feeder_devkit.simulator.cursor import Cursor  # noqa: PLC0415
 
     for _ in range(200):
         page = store.page(query)

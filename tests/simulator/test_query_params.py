@@ -6,9 +6,9 @@ from typing import Any
 
 import httpx
 import pytest
+from feeder_devkit.simulator.cursor import encode_cursor
+from feeder_devkit.simulator.query import ORDER_BY_VALUES
 
-from feeder.simulator.cursor import encode_cursor
-from feeder.simulator.query import ORDER_BY_VALUES
 from tests.simulator.conftest import SESSIONS, sweep
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -7,8 +7,8 @@ import uuid
 
 import httpx
 import pytest
+from feeder_devkit.simulator import Simulator
 
-from feeder.simulator import Simulator
 from tests.simulator.conftest import SESSIONS, sweep
 
 pytestmark = pytest.mark.asyncio

@@ -9,9 +9,9 @@ from collections import Counter
 import httpx
 import orjson
 import pytest
+from feeder_devkit.simulator import ManualClock, Simulator, run_simulator
+from feeder_devkit.simulator.clock import to_ms
 
-from feeder.simulator import ManualClock, Simulator, run_simulator
-from feeder.simulator.clock import to_ms
 from tests.simulator.conftest import START, make_settings, sweep
 
 pytestmark = pytest.mark.asyncio

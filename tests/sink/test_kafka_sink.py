@@ -6,13 +6,13 @@ import asyncio
 import uuid
 
 import pytest
+from feeder_devkit.localkafka import LocalKafkaBroker
 
 from feeder.core.records import OutgoingRecord
 from feeder.errors import SinkUnavailableError
-from feeder.localkafka import LocalKafkaBroker
+from feeder.kafka.admin import check_kafka
 from feeder.settings import KafkaSettings, TopicSettings
 from feeder.sink import KafkaSink
-from feeder.sink.kafka import check_kafka
 from tests.kafka_reading import read_topic, topic_configs
 from tests.worker_groups import RESTARTABLE_KAFKA
 

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from feeder.core.records import OutgoingRecord
-from feeder.sink.partition_batches import _placed
+from feeder.kafka.batches import _placed
 
 _KEYS = st.lists(st.binary(min_size=1, max_size=40), min_size=1, max_size=30)
 

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 import pytest
 import pytest_asyncio
 
+from feeder.core.timestamps import utc_now
 from feeder.settings import ApiSettings
 from feeder.source import RecordingObserver, SessionsApiClient
-from feeder.source.timing import WallClock, utc_now
+from feeder.typing import Clock
 from tests.source.fakes import SECRETS, FakeTime, TopOfRangeJitter, api_settings
 from tests.source.scripted_api import ScriptedApi, serving_scripted_api
 
@@ -37,7 +38,7 @@ class Harness:
         self,
         settings: ApiSettings | None = None,
         *,
-        wall_clock: WallClock = utc_now,
+        wall_clock: Clock = utc_now,
         **overrides: object,
     ) -> SessionsApiClient:
         client = SessionsApiClient(

@@ -34,7 +34,7 @@ async def test_happy_path_sends_the_exact_query_and_returns_records_untouched(
     async with harness.client() as client:
         page = await client.fetch_page(PageQuery(T0, T1, count=2, after="MTc="))
 
-    assert page.records == [RECORD, {"id": 18}]
+    assert page.sessions == [RECORD, {"id": 18}]
     assert page.next_after == "eyJpZCI6MTh9"
     (request,) = harness.api.received(SESSIONS)
     assert request.method == "GET"
@@ -79,7 +79,7 @@ async def test_following_the_cursor_pages_to_the_end(harness: Harness) -> None:
     after: str | None = None
     while True:
         page = await client.fetch_page(PageQuery(T0, T1, count=2, after=after))
-        seen.extend(page.records)
+        seen.extend(page.sessions)
         if page.next_after is None:
             break
         after = page.next_after

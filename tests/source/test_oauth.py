@@ -161,7 +161,7 @@ async def test_a_refused_token_is_refreshed_once_and_the_page_fetched(harness: H
 
     page = await _oauth_client(harness).fetch_page(QUERY)
 
-    assert page.records == [{"id": "1"}]
+    assert page.sessions == [{"id": "1"}]
     assert _bearers(harness.api) == ["tok-oauth-1", "tok-oauth-2"]
     assert harness.observer.token_refreshes == [("oauth", "ok"), ("oauth", "ok")]
 
@@ -224,7 +224,7 @@ async def test_token_endpoint_trouble_is_retried_like_any_transient_fault(
 
     page = await _oauth_client(harness).fetch_page(QUERY)
 
-    assert page.records == [{"id": "1"}]
+    assert page.sessions == [{"id": "1"}]
     assert harness.observer.retries == [RetryRecord("token_unavailable", 0.5)]
     assert harness.observer.token_refreshes == [("oauth", "failed"), ("oauth", "ok")]
 

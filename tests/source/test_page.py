@@ -57,7 +57,7 @@ def test_full_page_with_a_cursor_continues_and_keeps_records_untouched() -> None
     records = [{"id": "1", "extra": {"nested": [1, None]}}, {"id": 2, "status": "weird"}]
     page = _decode({"data": records, "pagination": {"next": {"after": "abc", "count": 2}}})
 
-    assert page == RawPage(records=records, next_after="abc", duration_s=0.5)
+    assert page == RawPage(sessions=records, next_after="abc", duration_s=0.5)
 
 
 def test_an_integer_cursor_is_passed_on_as_a_string() -> None:

@@ -30,7 +30,7 @@ async def test_a_burst_of_transient_statuses_is_retried_with_exponential_backoff
 
     page = await harness.client().fetch_page(QUERY)
 
-    assert page.records == [{"id": "1"}]
+    assert page.sessions == [{"id": "1"}]
     assert len(harness.api.received(SESSIONS)) == 4
     # TopOfRangeJitter makes each full-jitter delay its ceiling: 0.5 * 2**(n-1).
     assert harness.observer.retries == [
@@ -143,7 +143,7 @@ async def test_a_hanging_server_times_out_and_is_retried(harness: Harness) -> No
 
     page = await harness.client(request_timeout_s=0.3).fetch_page(QUERY)
 
-    assert page.records == [{"id": "1"}]
+    assert page.sessions == [{"id": "1"}]
     assert [a.outcome for a in harness.observer.attempts] == ["timeout", "ok"]
     assert harness.observer.attempts[0].status == "none"
     assert harness.observer.retries == [RetryRecord("timeout", 0.5)]
@@ -159,7 +159,7 @@ async def test_a_trickling_body_hits_the_overall_attempt_deadline(harness: Harne
 
     page = await client.fetch_page(QUERY)
 
-    assert page.records == [{"id": "1"}]
+    assert page.sessions == [{"id": "1"}]
     assert [a.outcome for a in harness.observer.attempts] == ["timeout", "ok"]
 
 
@@ -170,7 +170,7 @@ async def test_a_connection_dropped_mid_body_is_retried(harness: Harness) -> Non
 
     page = await harness.client().fetch_page(QUERY)
 
-    assert page.records == [{"id": "1"}]
+    assert page.sessions == [{"id": "1"}]
     assert harness.observer.retries == [RetryRecord("network_error", 0.5)]
 
 
@@ -205,7 +205,7 @@ async def test_malformed_bodies_are_counted_and_retried(
 
     page = await harness.client().fetch_page(QUERY)
 
-    assert page.records == [{"id": "1"}]
+    assert page.sessions == [{"id": "1"}]
     assert harness.observer.malformed_bodies == [problem]
     assert [(a.outcome, a.status) for a in harness.observer.attempts] == [
         ("malformed_body", "200"),
@@ -223,5 +223,5 @@ async def test_records_that_fail_validation_are_not_this_layers_business(
 
     page = await harness.client().fetch_page(QUERY)
 
-    assert page.records == odd
+    assert page.sessions == odd
     assert harness.observer.retries == []

@@ -53,7 +53,7 @@ async def test_a_single_refusal_is_retried_once_without_using_the_retry_budget(
 
     page = await harness.client(max_attempts=1).fetch_page(QUERY)
 
-    assert page.records == [{"id": "1"}]
+    assert page.sessions == [{"id": "1"}]
 
 
 @pytest.mark.asyncio

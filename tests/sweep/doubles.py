@@ -10,7 +10,7 @@ from feeder.core.page_plan import PagePlan
 from feeder.core.records import OutgoingRecord
 from feeder.core.timestamps import format_timestamp, parse_timestamp
 from feeder.source.page import PageQuery, RawPage
-from feeder.sweeper import PassReport
+from feeder.sweep.sweeper import PassReport
 
 
 @dataclass
@@ -64,7 +64,7 @@ class ListedSessions:
             next_after = f"{format_timestamp(last_time)}|{last_id}"
         if self.reverse_pages:
             page = list(reversed(page))
-        return RawPage(records=list(page), next_after=next_after, duration_s=0.0)
+        return RawPage(sessions=list(page), next_after=next_after, duration_s=0.0)
 
 
 @dataclass

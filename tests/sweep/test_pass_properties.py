@@ -17,10 +17,10 @@ from feeder.checkpoint import MemoryCheckpointStore
 from feeder.core.encoding import EventEncoding
 from feeder.core.passes import reread_passes
 from feeder.core.records import TopicNames
-from feeder.delivery import AtLeastOnceDelivery
 from feeder.sink import MemorySink
 from feeder.source.page import PageQuery, RawPage
-from feeder.sweeper import SweepConfig, Sweeper
+from feeder.sweep.delivery import AtLeastOnceDelivery
+from feeder.sweep.sweeper import SweepConfig, Sweeper
 from tests.core.sessions import at, record
 from tests.sweep.doubles import CountingObserver, ListedSessions, SettableClock
 
@@ -45,7 +45,7 @@ class LateWrites(ListedSessions):
         for _, raw in sorted(due, key=lambda pair: pair[0]):
             self.put(raw)
         page = await super().fetch_page(query)
-        for raw in page.records:
+        for raw in page.sessions:
             assert isinstance(raw, dict)
             self.first_read.setdefault(str(raw["id"]), self.clock.now)
         return page

@@ -17,10 +17,10 @@ from feeder.checkpoint import MemoryCheckpointStore
 from feeder.core.encoding import EventEncoding
 from feeder.core.records import TopicNames
 from feeder.core.state import FeedPosition
-from feeder.delivery import AtLeastOnceDelivery
 from feeder.errors import ApiUnavailableError, SinkUnavailableError
 from feeder.sink import MemorySink
-from feeder.sweeper import SweepConfig, Sweeper
+from feeder.sweep.delivery import AtLeastOnceDelivery
+from feeder.sweep.sweeper import SweepConfig, Sweeper
 from tests.core.sessions import at, record
 from tests.sweep.doubles import CountingObserver, ListedSessions, SettableClock
 
@@ -344,7 +344,7 @@ async def test_a_cursor_that_does_not_move_is_refused() -> None:
     class StuckApi(ListedSessions):
         async def fetch_page(self, query):  # type: ignore[no-untyped-def]
             page = await super().fetch_page(replace(query, after=None))
-            return type(page)(page.records, "stuck", 0.0)
+            return type(page)(page.sessions, "stuck", 0.0)
 
     api, clock = StuckApi(), SettableClock(at(100))
     for number in range(3):
