@@ -3,18 +3,23 @@
 #   docker build -t feeder .
 #   docker run --rm -e FEEDER_API__TOKEN=... -e FEEDER_KAFKA__BOOTSTRAP_SERVERS=... feeder
 
-FROM python:3.12.8-slim-bookworm AS build
+# The base is a build argument so that a machine without Docker Hub can build on a stand-in
+# (tests/container builds one from Debian's packages); `docker build .` uses the official image.
+ARG BASE_IMAGE=python:3.12.8-slim-bookworm
+
+FROM ${BASE_IMAGE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY feeder ./feeder
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
-FROM python:3.12.8-slim-bookworm
+FROM ${BASE_IMAGE} AS runtime
 RUN groupadd --system --gid 10001 feeder \
     && useradd --system --uid 10001 --gid feeder --home-dir /var/lib/feeder --create-home \
        --shell /usr/sbin/nologin feeder
-COPY --from=build /wheels /tmp/wheels
-RUN pip install --no-cache-dir --no-index /tmp/wheels/*.whl && rm -rf /tmp/wheels
+# The wheels are mounted from the build stage, not copied: no layer keeps them.
+RUN --mount=type=bind,from=build,source=/wheels,target=/tmp/wheels \
+    pip install --no-cache-dir --no-index /tmp/wheels/*.whl
 
 # Metrics and probes must be reachable from outside the container; the checkpoint lives on a
 # volume owned by the feeder user.
