@@ -17,9 +17,10 @@ FROM ${BASE_IMAGE} AS runtime
 RUN groupadd --system --gid 10001 feeder \
     && useradd --system --uid 10001 --gid feeder --home-dir /var/lib/feeder --create-home \
        --shell /usr/sbin/nologin feeder
-# The wheels are mounted from the build stage, not copied: no layer keeps them.
-RUN --mount=type=bind,from=build,source=/wheels,target=/tmp/wheels \
-    pip install --no-cache-dir --no-index /tmp/wheels/*.whl
+# Copied, not mounted (RUN --mount=from=build): podman's builder does not key its cache on a
+# mounted stage and would keep a stale install when only the code changed.
+COPY --from=build /wheels /tmp/wheels
+RUN pip install --no-cache-dir --no-index /tmp/wheels/*.whl && rm -rf /tmp/wheels
 
 # Metrics and probes must be reachable from outside the container; the checkpoint lives on a
 # volume owned by the feeder user.
