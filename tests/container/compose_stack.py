@@ -18,14 +18,18 @@ Health checks are not scheduled here (podman needs systemd timers for that):
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
 import socket
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +59,13 @@ def override_document() -> dict[str, Any]:
 def image_variable(service: str) -> str:
     """The variable ``compose.override.yml`` takes ``service``'s image name from."""
     return f"FEEDER_TEST_{service.upper()}_IMAGE"
+
+
+def started_at(state: Mapping[str, Any]) -> datetime:
+    """When the container last started, from ``podman inspect``'s ``State.StartedAt``
+    (nanoseconds: the fraction is cut to microseconds)."""
+    whole, _, fraction = str(state["StartedAt"]).rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{whole}.{(fraction + '000000')[:6]}+00:00")
 
 
 def seconds(duration: str) -> float:
@@ -96,6 +107,27 @@ def build_specs(document: Mapping[str, Any]) -> dict[str, BuildSpec]:
     return specs
 
 
+@contextlib.contextmanager
+def only_stack_on_this_machine(within_s: float) -> Iterator[float]:
+    """Hold this machine's stack lock: the stack publishes fixed host ports and its project
+    name is the file's, so a second run (any worktree, any store) waits here instead of tearing
+    the first one's stack down. Yields the seconds it waited."""
+    lock_path = Path(os.environ.get("XDG_RUNTIME_DIR") or "/run") / "feeder-compose-stack.lock"
+    started = time.monotonic()
+    with lock_path.open("a") as lock:
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() - started > within_s:
+                    raise PodmanError(
+                        f"another run held {lock_path} for {within_s} s (its stack is up)"
+                    ) from None
+                time.sleep(1)
+        yield time.monotonic() - started
+
+
 class ComposeStack:
     """The stack of ``services`` (every service but :data:`LEFT_OUT`), with ``images`` (service
     -> image reference) for the override's variables, in the test store."""
@@ -108,7 +140,7 @@ class ComposeStack:
             **os.environ,
             **{image_variable(service): image for service, image in images.items()},
         }
-        self.launched_at: dict[str, float] = {}
+        self.healthy_after_s: dict[str, float] = {}
 
     def compose(self, *args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
         """``podman-compose ARGS`` on docker-compose.yml and the override."""
@@ -162,7 +194,10 @@ class ComposeStack:
 
     def up(self, *, healthy_within_s: float) -> None:
         """Start every service, each once what it depends on is started, or healthy where the
-        file says ``condition: service_healthy``."""
+        file says ``condition: service_healthy``. Every service with a health check is waited
+        for as soon as it started (stricter than Compose, which waits only where a dependency
+        says so), side by side, so that ``healthy_after_s`` holds each one's time from start to
+        healthy."""
         for port in self.published_ports():
             with socket.socket() as probe:
                 if probe.connect_ex(("127.0.0.1", port)) == 0:
@@ -178,19 +213,15 @@ class ComposeStack:
                 if service not in started and set(self.depends_on(service)) <= set(started)
             ]
             assert ready, f"a dependency cycle or a left-out dependency among {self.services}"
-            for service in ready:
-                self.launched_at[service] = time.monotonic()
             self.compose("up", "--detach", "--no-build", *ready, timeout_s=180)
             started += ready
-            needed_healthy = {
-                dependency
-                for service in self.services
-                if service not in started
-                for dependency, condition in self.depends_on(service).items()
-                if condition == "service_healthy" and dependency in ready
-            }
-            for dependency in sorted(needed_healthy):
-                self.wait_healthy(dependency, within_s=healthy_within_s)
+            checked = [service for service in ready if self.has_healthcheck(service)]
+            with ThreadPoolExecutor(max_workers=max(1, len(checked))) as pool:
+                waits = [
+                    pool.submit(self.wait_healthy, s, within_s=healthy_within_s) for s in checked
+                ]
+                for wait in waits:
+                    wait.result()
 
     def has_healthcheck(self, service: str) -> bool:
         """Whether ``service`` has a health check: from the compose file or its image."""
@@ -201,14 +232,17 @@ class ComposeStack:
 
     def wait_healthy(self, service: str, *, within_s: float) -> float:
         """Run ``service``'s health check until it passes; returns the seconds from the
-        service's start (or from this call, for a service this stack did not start)."""
+        container's start to the end of the check that passed (also kept in
+        ``healthy_after_s``)."""
         container = self.container(service)
         called = time.monotonic()
         last = ""
         while time.monotonic() - called < within_s:
             result = podman("healthcheck", "run", container, timeout_s=60, check=False)
             if result.returncode == 0:
-                return time.monotonic() - self.launched_at.get(service, called)
+                since_start = datetime.now(UTC) - started_at(self.state(service))
+                self.healthy_after_s[service] = since_start.total_seconds()
+                return self.healthy_after_s[service]
             last = result.stdout + result.stderr
             if self.state(service)["Status"] != "running":
                 break
@@ -237,7 +271,6 @@ class ComposeStack:
         return seconds(str(self.document["services"][service].get("stop_grace_period", "10s")))
 
     def start(self, service: str) -> None:
-        self.launched_at[service] = time.monotonic()
         self.compose("start", service, timeout_s=120)
 
     def down(self) -> None:

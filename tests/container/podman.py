@@ -71,13 +71,14 @@ def image_size_bytes(reference: str) -> int:
 
 
 def remove_other_tags(repository: str, keep: str) -> None:
-    """Untag and remove every ``repository:*`` image but ``keep`` (stand-ins of older recipes)."""
+    """Remove every ``repository:*`` image but ``keep`` (stand-ins of older recipes), unless a
+    container still uses it (another run's stack): that one goes on a later run."""
     listed = podman(
         "images", "--format", "{{.Repository}}:{{.Tag}}", repository, timeout_s=30
     ).stdout.split()
-    stale = [reference for reference in listed if reference != keep]
-    if stale:
-        podman("rmi", "--force", *stale, timeout_s=120)
+    for reference in listed:
+        if reference != keep:
+            podman("rmi", reference, timeout_s=120, check=False)
 
 
 def prune_build_leftovers() -> None:
