@@ -6,8 +6,8 @@ podman-compose 1.0.3 (Debian's) differs from Docker Compose in three ways that m
 run it:
 
 - it ignores ``depends_on: {condition: service_healthy}`` and starts everything at once:
-  :meth:`ComposeStack.up` starts the services in dependency order and waits for a dependency
-  to be healthy where the file says so;
+  :meth:`ComposeStack.up` starts the services in dependency order, each once what it depends on
+  is healthy (it waits for every health check, timing each);
 - it ignores ``stop_grace_period``: :meth:`ComposeStack.stop` passes the service's grace period
   to ``podman stop``;
 - it ignores the top-level ``name``: the project name is passed with ``-p``.
