@@ -10,7 +10,11 @@
 # - the runtime stage (the default target): only the wheels from /wheels, so the image holds the
 #   runtime wheel and its dependencies and none of the dev kit.
 
-FROM python:3.12.8-slim-bookworm AS devkit
+# The base is a build argument so that a machine without Docker Hub can build on a stand-in
+# (tests/container builds one from Debian's packages); `docker build .` uses the official image.
+ARG BASE_IMAGE=python:3.12.8-slim-bookworm
+
+FROM ${BASE_IMAGE} AS devkit
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY feeder ./feeder
@@ -19,10 +23,12 @@ COPY devkit ./devkit
 RUN pip install --no-cache-dir --no-index --find-links /wheels feeder \
     && pip install --no-cache-dir ./devkit
 
-FROM python:3.12.8-slim-bookworm
+FROM ${BASE_IMAGE} AS runtime
 RUN groupadd --system --gid 10001 feeder \
     && useradd --system --uid 10001 --gid feeder --home-dir /var/lib/feeder --create-home \
        --shell /usr/sbin/nologin feeder
+# Copied, not mounted (RUN --mount=from=devkit): podman's builder does not key its cache on a
+# mounted stage and would keep a stale install when only the code changed.
 COPY --from=devkit /wheels /tmp/wheels
 RUN pip install --no-cache-dir --no-index /tmp/wheels/*.whl && rm -rf /tmp/wheels
 

@@ -3,26 +3,36 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from feeder_devkit.localkafka import LocalKafkaBroker
 
 from tests.hypothesis_profiles import load_profile
+from tests.run_summary import FOLDER_VARIABLE, reported
 
 load_profile()
 
 _BOOTSTRAP = "KAFKA_BOOTSTRAP_SERVERS"
 _BROKER = pytest.StashKey[LocalKafkaBroker]()
+_SUMMARY = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """With workers (``-n``), the controller starts the one local broker they all share before
-    it starts them (they inherit ``KAFKA_BOOTSTRAP_SERVERS``); without, the ``kafka_bootstrap``
-    fixture starts it when a test first needs it."""
+    """The run's first process makes the folder of the summary's lines (``tests.run_summary``).
+    With workers (``-n``), it also starts the one local broker they all share before it starts
+    them (they inherit ``KAFKA_BOOTSTRAP_SERVERS``); without, the ``kafka_bootstrap`` fixture
+    starts it when a test first needs it."""
     parallel = config.pluginmanager.hasplugin("xdist") and config.getoption("numprocesses")
     is_worker = hasattr(config, "workerinput")
+    if not is_worker:
+        folder = tempfile.mkdtemp(prefix="feeder-test-summary-")
+        config.stash[_SUMMARY] = folder
+        os.environ[FOLDER_VARIABLE] = folder
     if parallel and not is_worker and not _given_broker():
         broker = LocalKafkaBroker()
         broker.start()
@@ -35,6 +45,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if broker is not None:
         broker.stop()
         del os.environ[_BOOTSTRAP]
+    folder = config.stash.get(_SUMMARY, None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _given_broker() -> bool:
@@ -83,23 +96,8 @@ def topic_name() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
 
 
-SUMMARY_SECTIONS = ("fault injection", "ground truth")
-"""Sections printed at the end of a run: a test adds a line to one as a user property named
-after it (``request.node.user_properties``), which reaches the process that prints the summary
-(the controller, when workers ran the tests)."""
-_SUMMARY: dict[str, list[str]] = {section: [] for section in SUMMARY_SECTIONS}
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when == "teardown":
-        for name, line in report.user_properties:
-            if name in _SUMMARY:
-                _SUMMARY[name].append(str(line))
-
-
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    for section, lines in _SUMMARY.items():
-        if lines:
-            terminalreporter.section(section)
-            for line in lines:
-                terminalreporter.write_line(line)
+    for section, lines in reported(Path(os.environ[FOLDER_VARIABLE])).items():
+        terminalreporter.section(section)
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -12,6 +12,10 @@ RESTARTABLE_KAFKA = pytest.mark.xdist_group("restartable_kafka")
 SECURED_KAFKA = pytest.mark.xdist_group("secured_kafka")
 """The tests of the session's secured broker (``tests/security``)."""
 
+CONTAINERS = pytest.mark.xdist_group("containers")
+"""The container tests: they build the images once per run and take the machine's one Compose
+stack in turn."""
+
 ONE_WORKER = pytest.mark.xdist_group
 """``ONE_WORKER(__name__)`` in a module's ``pytestmark``: its tests share a module-scoped fixture
 (a live feed, a run of alert scenarios) that each worker would otherwise start anew."""

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from feeder.errors import FencedError
+from feeder.errors import ConfigError, FencedError
 
 
 def lock_path_of(checkpoint: Path) -> Path:
@@ -25,8 +25,16 @@ def lock_path_of(checkpoint: Path) -> Path:
 def exclusive_checkpoint(checkpoint: Path) -> Iterator[None]:
     """Hold ``<checkpoint>.lock`` for the duration; raise ``FencedError`` if another holds it."""
     lock_path = lock_path_of(checkpoint)
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:  # a folder on the way is a file, or may not be written
+        existing = next(parent for parent in lock_path.parents if parent.exists())
+        reason = exc.strerror if existing.is_dir() else f"{existing} is a file, not a folder"
+        raise ConfigError(
+            f"cannot create the checkpoint's lock file {lock_path}: {reason}; check "
+            "FEEDER_CHECKPOINT__PATH and the folder's permissions"
+        ) from exc
     try:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -15,6 +15,7 @@ import contextlib
 import fnmatch
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -152,6 +153,8 @@ async def _read(path: Path) -> StoreView:
     store = await SqliteCheckpointStore.open_read_only(path)
     try:
         return await view_of(store, path, _kind(path))
+    except sqlite3.Error as exc:  # a file that is not a checkpoint: the first query says so
+        raise ConfigError(f"cannot read the checkpoint at {path}: {exc}") from exc
     finally:
         await store.aclose()
 

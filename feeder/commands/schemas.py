@@ -53,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out_dir: Path = args.out
+    if out_dir.exists() and not out_dir.is_dir():
+        print(f"error: --out {out_dir} is not a folder", file=sys.stderr)
+        return 2
     if args.update_baseline:
         return _update_baseline(args.baseline, args.changelog)
     if args.check:

@@ -16,6 +16,11 @@ from feeder.settings import FeederSettings, load_settings
 
 
 def load_or_explain(config_file: Path | None) -> FeederSettings | None:
+    """The settings, or ``None`` once what is wrong was printed (callers exit 2)."""
+    problem = None if config_file is None else config_file_problem(config_file)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return None
     try:
         settings = load_settings(config_file)
     except ValidationError as exc:
@@ -31,6 +36,18 @@ def load_or_explain(config_file: Path | None) -> FeederSettings | None:
         if warning is not None:
             print(f"warning: {warning}", file=sys.stderr)
     return settings
+
+
+def config_file_problem(config_file: Path) -> str | None:
+    """Why ``--config`` cannot be read as the settings file, or ``None``.
+
+    Checked before loading: pydantic-settings skips a TOML file that does not exist without a
+    word, so the settings would silently come from the environment alone."""
+    if not config_file.exists():
+        return f"the config file {config_file} does not exist (--config)"
+    if not config_file.is_file():
+        return f"the config file {config_file} is not a file (--config)"
+    return None
 
 
 def validation_problems(exc: ValidationError) -> list[str]:

@@ -6,12 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.run_summary import report
+
 
 @pytest.fixture
 def ground_truth_report(request: pytest.FixtureRequest) -> Iterator[list[str]]:
     """Lines a test wants in the run's summary (what it checked, what it excused)."""
     lines: list[str] = []
     yield lines
-    request.node.user_properties.extend(
-        ("ground truth", f"{request.node.name}: {line}") for line in lines
-    )
+    for line in lines:
+        report("ground truth", f"{request.node.name}: {line}")

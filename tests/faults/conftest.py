@@ -8,16 +8,16 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.tally import Tally
+from tests.run_summary import report
 
 
 @pytest.fixture
-def fault_report(request: pytest.FixtureRequest) -> Iterator[list[Tally | str]]:
+def fault_report() -> Iterator[list[Tally | str]]:
     """Tallies (and lines of other figures) a scenario wants in the run's summary."""
     tallies: list[Tally | str] = []
     yield tallies
-    request.node.user_properties.extend(
-        ("fault injection", t if isinstance(t, str) else t.line()) for t in tallies
-    )
+    for tally in tallies:
+        report("fault injection", tally if isinstance(tally, str) else tally.line())
 
 
 @pytest.fixture

@@ -1,12 +1,13 @@
 """The Dockerfile: slim, pinned, non-root, health-checked, runs `feeder run`.
 
-No Docker engine here: the file is parsed and checked; the health check command itself runs
-against a live feeder in test_live_feed.py.
+The file is parsed and checked here; the health check command itself runs against a live
+feeder in test_live_feed.py, and tests/container builds the image and runs it.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import re
 
 from feeder.settings import ObservabilitySettings
 from tests.ops.conftest import ROOT
@@ -25,12 +26,38 @@ def of(keyword: str) -> list[str]:
     return [i.arguments for i in INSTRUCTIONS if i.keyword == keyword]
 
 
+def build_argument_defaults() -> dict[str, str]:
+    """``ARG NAME=default`` -> {NAME: default}: what ``docker build .`` uses."""
+    defaults = {}
+    for arguments in of("ARG"):
+        name, equals, default = arguments.partition("=")
+        if equals:
+            defaults[name] = default
+    return defaults
+
+
+def base_images() -> list[str]:
+    """Each stage's base, build arguments replaced by their defaults."""
+    defaults = build_argument_defaults()
+    bases = []
+    for arguments in of("FROM"):
+        image = arguments.split()[0]
+        bases.append(re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: defaults[m[1] or m[2]], image))
+    return bases
+
+
 def test_every_base_image_is_pinned_and_slim() -> None:
-    bases = [arguments.split()[0] for arguments in of("FROM")]
+    bases = base_images()
     assert len(bases) == 2, "a build stage and a runtime stage"
     for image in bases:
         assert PINNED_IMAGE.match(image), image
         assert "slim" in image, image
+
+
+def test_the_base_is_a_build_argument_that_defaults_to_the_official_python_image() -> None:
+    """A machine without Docker Hub builds on a stand-in (tests/container); users get python."""
+    assert build_argument_defaults()["BASE_IMAGE"].startswith("python:")
+    assert [arguments.split()[0] for arguments in of("FROM")] == ["${BASE_IMAGE}"] * 2
 
 
 def test_the_image_runs_as_a_numeric_non_root_user() -> None:
