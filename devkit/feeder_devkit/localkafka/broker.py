@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
@@ -51,6 +52,13 @@ def free_port() -> int:
         _HANDED_OUT.add(port)
         return port
     raise OSError(f"no free port in {_LISTEN_PORTS.start}-{_LISTEN_PORTS.stop - 1}")
+
+
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-broker-spawner")
+"""Starts every broker's JVM. The death signal set below is sent when the *thread* that started
+the child exits, not the process (prctl(2), PR_SET_PDEATHSIG): a broker started from a
+short-lived thread (a test's thread pool) was killed when that thread ended. This thread lives
+as long as the process."""
 
 
 def _die_with_parent() -> None:
@@ -186,7 +194,8 @@ class LocalKafkaBroker:
         log_config = f"-Dlog4j2.configurationFile={_LOG4J_CONFIG}"
         self._format_storage(java, classpath, log_config, properties)
         with self._log_file.open("ab") as log:
-            self._process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
+            self._process = _SPAWNER.submit(
+                subprocess.Popen,
                 [
                     java,
                     f"-Xmx{self._heap_mb}m",
@@ -206,8 +215,8 @@ class LocalKafkaBroker:
                 # Its own session: a terminal's Ctrl-C reaches us, not the JVM, so the broker
                 # outlives the clients that are still flushing; we stop it last.
                 start_new_session=True,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only calls prctl before exec
-            )
+                preexec_fn=_die_with_parent,  # only calls prctl before exec
+            ).result()
         try:
             self._wait_ready(self._process, started)
         except BaseException:
