@@ -19,8 +19,9 @@ def _prometheus_tool(name: str) -> str:
         found = str(beside_python)
     if found is None:
         pytest.fail(
-            f"{name} is not installed: `./dev test` installs it into the virtual environment "
-            "(from Debian's prometheus package); by hand: `apt-get install prometheus`"
+            f"{name} is not on PATH: `./dev test` takes it from Debian's prometheus package into "
+            "~/.cache/feeder/prometheus/bin and puts that on PATH; by hand: "
+            "`apt-get install prometheus`"
         )
     return found
 
