@@ -186,6 +186,21 @@ async def wait_until(condition: Callable[[], bool], *, timeout_s: float, what: s
         await asyncio.sleep(0.05)
 
 
+async def read_again_since(app: FeedApp, moment: datetime, timeout_s: float = 90) -> datetime:
+    """Until a live read begun after ``moment`` finished and was delivered (the feed sees the
+    source again, after a fault that ended at ``moment``); when it had: a fault window's end."""
+    await wait_until(
+        lambda: (
+            app.sweeper is not None
+            and app.sweeper.live_read_at is not None
+            and app.sweeper.live_read_at > moment
+        ),
+        timeout_s=timeout_s,
+        what=f"a live read begun after {moment.isoformat()}",
+    )
+    return now()
+
+
 def caught_up(app: FeedApp, moment: datetime) -> bool:
     """A live read begun after ``moment`` finished, and every re-read pass has re-read all the
     live pass read."""

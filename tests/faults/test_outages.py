@@ -22,6 +22,7 @@ from tests.e2e.harness import (
     now,
     published_events,
     quiesce,
+    read_again_since,
     running_feed,
     traffic_until,
     wait_until,
@@ -99,10 +100,16 @@ async def test_a_broker_outage_is_waited_out_with_the_checkpoint_kept_and_readyz
             await asyncio.sleep(max(0.0, remaining_s))  # the fault: the outage lasts this
             assert await readiness(app) == 503
             await asyncio.to_thread(broker.start)
+            restarted_at = now()
             await wait_for_readiness(app, 200, timeout_s=90)
             # pages read during the outage were never published: what they showed and
-            # what changed back before the feed could read it again went unseen
-            blind = [(stopped_at - timedelta(seconds=KILLED_PAGE_S), now())]
+            # what changed back before the feed read and delivered again went unseen
+            blind = [
+                (
+                    stopped_at - timedelta(seconds=KILLED_PAGE_S),
+                    await read_again_since(app, restarted_at),
+                )
+            ]
             await traffic_until(sim, 100)
             await quiesce(sim, app)
         expect = feed_expectations(sim, settings, blind_spans=blind)
