@@ -12,9 +12,10 @@ RESTARTABLE_KAFKA = pytest.mark.xdist_group("restartable_kafka")
 SECURED_KAFKA = pytest.mark.xdist_group("secured_kafka")
 """The tests of the session's secured broker (``tests/security``)."""
 
-CONTAINERS = pytest.mark.xdist_group("containers")
-"""The container tests: they build the images once per run and take the machine's one Compose
-stack in turn."""
+MANY_PROCESSES = pytest.mark.xdist_group("many_processes")
+"""The container tests (they build the images once per run and start the Compose stack) and the
+replica groups (three replicas and five simulated stores): each starts a dozen processes, and on
+two cores the two at once starved a replica long enough to lose its broker connection."""
 
 ONE_WORKER = pytest.mark.xdist_group
 """``ONE_WORKER(__name__)`` in a module's ``pytestmark``: its tests share a module-scoped fixture

@@ -38,12 +38,12 @@ from tests.container.images import BuiltImages
 from tests.container.podman import podman
 from tests.container.summary import report
 from tests.kafka_console_consumer import ConsoleRecord, read_with_console_consumer
-from tests.worker_groups import CONTAINERS
+from tests.worker_groups import MANY_PROCESSES
 
 # Each test's own deadline, about three times what it takes on a cold machine (the first read
 # with the console consumer may fetch it with Maven); the fixtures (stand-ins, builds, the
 # stack) are bounded by their own deadlines on every podman call instead.
-pytestmark = [CONTAINERS, pytest.mark.timeout(60, func_only=True)]
+pytestmark = [MANY_PROCESSES, pytest.mark.timeout(60, func_only=True)]
 
 HEALTHY_WITHIN_S = 120.0
 KAFKA_ON_THE_HOST = "localhost:29092"

@@ -20,9 +20,9 @@ from feeder import __version__
 from tests.container.compose_stack import ROOT
 from tests.container.images import BuiltImages
 from tests.container.podman import podman
-from tests.worker_groups import CONTAINERS
+from tests.worker_groups import MANY_PROCESSES
 
-pytestmark = [CONTAINERS, pytest.mark.timeout(60, func_only=True)]
+pytestmark = [MANY_PROCESSES, pytest.mark.timeout(60, func_only=True)]
 
 COMPILERS_AND_BUILD_TOOLS = (
     "gcc", "cc", "c++", "g++", "clang", "ld", "as", "make", "cmake", "ninja", "cargo", "rustc",

@@ -33,8 +33,9 @@ from tests.e2e.harness import (
 )
 from tests.e2e.oracle import expectations
 from tests.e2e.tally import Tally, judge
+from tests.worker_groups import MANY_PROCESSES
 
-pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.kafka, MANY_PROCESSES, pytest.mark.asyncio, pytest.mark.timeout(900)]
 
 SESSION_TIMEOUT_S = 6.0
 Samples = list[tuple[str, dict[str, str], float]]
@@ -86,6 +87,12 @@ class Replicas:
         scraped: dict[str, Samples] = {}
         for name in self.alive():
             while not (found := samples(self.ports[name])):
+                exit_code = self.processes[name].poll()
+                if exit_code is not None:
+                    raise AssertionError(
+                        f"replica {name} exited with {exit_code}: "
+                        f"{self.log(name).read_text()[-2000:]}"
+                    )
                 if time.monotonic() > deadline:
                     raise AssertionError(f"replica {name} served no metrics for {timeout_s} s")
                 time.sleep(0.2)
