@@ -40,7 +40,7 @@ from tests.e2e.java_cloudevents import build_decoder, decode_with_java
 from tests.e2e.tally import judge
 from tests.kafka_reading import ReadRecord, read_topic
 
-pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(120)]
 logger = logging.getLogger(__name__)
 
 BINARY_HEADERS = {

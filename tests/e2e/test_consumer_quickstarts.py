@@ -34,7 +34,7 @@ from tests.e2e.tally import judge
 from tests.java_examples import EXAMPLES, built_jar
 from tests.kafka_reading import read_topic
 
-pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(120)]
 logger = logging.getLogger(__name__)
 
 FRAUD_ALERTS = EXAMPLES / "python-fraud-alerts" / "fraud_alerts.py"

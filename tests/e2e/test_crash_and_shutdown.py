@@ -30,7 +30,7 @@ from tests.e2e.harness import (
 from tests.e2e.oracle import expectations
 from tests.e2e.tally import judge
 
-pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.kafka, pytest.mark.asyncio, pytest.mark.timeout(120)]
 
 
 async def test_sigkill_mid_run_loses_nothing_and_sigterm_exits_cleanly(

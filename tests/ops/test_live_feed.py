@@ -28,7 +28,7 @@ from tests.ops.manifests import dockerfile_instructions
 from tests.ops.promql import exposed_names, metric_names
 from tests.worker_groups import ONE_WORKER
 
-pytestmark = [pytest.mark.kafka, ONE_WORKER(__name__), pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.kafka, ONE_WORKER(__name__), pytest.mark.timeout(120)]
 
 DASHBOARD = json.loads((ROOT / "deploy" / "grafana" / "feeder-dashboard.json").read_text())
 SCHEMAS = ROOT / "schemas"
