@@ -104,6 +104,6 @@ async def test_sigkill_mid_run_loses_nothing_and_sigterm_exits_cleanly(
         first_times=False,
         resends_allowed=True,
         min_required=200,  # no feeder reads between the kill and the restart
-        max_excused_share=0.4,
+        max_excused_share=0.15,  # 2.6-4.7 % in three runs on the CI machine
     )
     ground_truth_report.append(result.line())

@@ -97,7 +97,7 @@ async def test_kill_9_again_and_again_publishes_every_transition_exactly_once(
         expect,
         first_times=False,
         min_required=300,  # no feeder reads between a kill and the restart
-        max_excused_share=0.3,
+        max_excused_share=0.15,  # 2.1-2.5 % in three runs on the CI machine
     )
     fault_report.append(result)
     await judged_by_kafkas_own_consumer(kafka_bootstrap, env, [event.id for event in events])
@@ -185,7 +185,7 @@ async def test_a_second_instance_with_the_same_feed_name_fences_the_first(
         first_times=False,
         resends_allowed=not once,
         min_required=100,  # no feeder reads while the second one starts
-        max_excused_share=0.25,
+        max_excused_share=0.15,  # 1.3-4.0 % in three runs on the CI machine
     )
     fault_report.append(result)
     if once:
@@ -252,7 +252,7 @@ async def test_a_broker_restart_in_the_middle_of_transactions_loses_and_repeats_
         expect,
         first_times=False,
         min_required=500,  # the feed backs off while the broker is down
-        max_excused_share=0.55,
+        max_excused_share=0.15,  # 2.3-2.9 % in three runs on the CI machine
     )
     fault_report.append(result)
 

@@ -124,7 +124,7 @@ async def test_a_broker_outage_is_waited_out_with_the_checkpoint_kept_and_readyz
         first_times=False,
         resends_allowed=True,
         min_required=300,  # the feed backs off while the broker is down
-        max_excused_share=0.5,
+        max_excused_share=0.15,  # 2.5-2.8 % in three runs on the CI machine
     )
     fault_report.append(result)
 

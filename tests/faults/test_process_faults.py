@@ -173,7 +173,7 @@ async def test_kill_9_again_and_again_under_live_load_loses_nothing(
         first_times=False,
         resends_allowed=True,
         min_required=250,  # no feeder reads between a kill and the restart
-        max_excused_share=0.35,
+        max_excused_share=0.15,  # 1.9-2.6 % in three runs on the CI machine
     )
     fault_report.append(result)
 
@@ -215,7 +215,7 @@ async def test_sigterm_during_a_page_finishes_it_and_re_sends_nothing(
         expect,
         first_times=False,
         min_required=200,  # no feeder reads between a stop and the restart
-        max_excused_share=0.3,
+        max_excused_share=0.15,  # 1.9-3.9 % in three runs on the CI machine
     )
     fault_report.append(result)
 
@@ -275,7 +275,7 @@ async def test_a_full_disk_under_the_checkpoint_is_retried_and_the_feed_recovers
         first_times=False,
         resends_allowed=True,
         min_required=250,  # the feed backs off while its disk is full
-        max_excused_share=0.3,
+        max_excused_share=0.15,  # 2.8-3.8 % in three runs on the CI machine
     )
     fault_report.append(result)
 
@@ -344,7 +344,7 @@ async def test_a_corrupted_then_deleted_checkpoint_is_refused_and_recovered_from
     check_bounds(
         result,
         min_required=250,  # no feeder reads while the checkpoint is repaired
-        max_excused_share=0.4,
+        max_excused_share=0.15,  # 2.9-4.0 % in three runs on the CI machine
     )
     # Re-sweeping a window re-publishes it: duplicates with the same id are expected, a new id
     # never. Without the lost state a fraud or status value is judged against none: a flag

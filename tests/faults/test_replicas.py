@@ -344,6 +344,6 @@ async def test_replicas_run_each_feed_once_and_take_over_a_killed_ones_feeds(
             expect,
             first_times=False,
             min_required=400,  # a moved feed is not read until it is taken over
-            max_excused_share=0.45,
+            max_excused_share=0.3,  # 4.3-11.7 % in three runs (a 0.5 s poll)
         )
         fault_report.append(result)
