@@ -226,7 +226,7 @@ async def _fill_checkpoint(bootstrap: str, topic: str, sessions: int) -> float:
 
 
 REBUILD_CHILD = """
-import asyncio, json, sys, time, resource
+import asyncio, json, sys, time
 from pathlib import Path
 from feeder.checkpoint.kafka import KafkaCheckpointStore
 from feeder.settings import KafkaSettings, TopicSettings
@@ -252,7 +252,10 @@ async def main(bootstrap, topic, cache):
         tracked = (await store.describe()).tracked_sessions
         await store.aclose()
         await writer.aclose()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so it would report this
+    # process's parent (the benchmark that wrote the states) when that one was larger.
+    status = Path("/proc/self/status").read_text()
+    peak = int(next(l for l in status.splitlines() if l.startswith("VmHWM:")).split()[1]) * 1024
     print(json.dumps({"rebuild_s": rebuild_s, "tracked_sessions": tracked,
                       "records_read": observer.last.records_read, "peak_rss_bytes": peak}))
 

@@ -103,9 +103,10 @@ def build_after_a_change(work: Path, base: str, lent: Sequence[Lent]) -> float:
     for name in ("Dockerfile", ".dockerignore", "pyproject.toml", "README.md"):
         (context / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, context / name)
-    shutil.copytree(
-        ROOT / "feeder", context / "feeder", ignore=shutil.ignore_patterns("__pycache__")
-    )
+    for package in ("feeder", "devkit"):  # what .dockerignore lets into the build
+        shutil.copytree(
+            ROOT / package, context / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     with (context / "feeder" / "__init__.py").open("a", encoding="utf-8") as changed:
         changed.write(f"# changed by bench/image.py at {time.time()}\n")
     tag = "localhost/feeder-test/bench:changed"
