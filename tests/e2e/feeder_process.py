@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from feeder.commands.status_sources import read_checkpoint
 from feeder.settings import FeederSettings
 from tests.e2e.harness import LOOKBACK_S, REREAD_DELAYS_S
+from tests.feeder_command import feeder, without_feeder_settings
 
 
 def feeder_env(settings: FeederSettings) -> dict[str, str]:
@@ -29,7 +30,7 @@ def feeder_env(settings: FeederSettings) -> dict[str, str]:
     token = settings.api.token
     assert token is not None
     return {
-        **{key: value for key, value in os.environ.items() if not key.startswith("FEEDER_")},
+        **without_feeder_settings(),
         "FEEDER_API__BASE_URL": str(settings.api.base_url),
         "FEEDER_API__TOKEN": token.get_secret_value(),
         "FEEDER_API__REQUESTS_PER_S": str(settings.api.requests_per_s),
@@ -44,15 +45,7 @@ def feeder_env(settings: FeederSettings) -> dict[str, str]:
 
 async def run_feeder(settings: FeederSettings, *args: str) -> subprocess.CompletedProcess[str]:
     """``feeder ARGS`` in a thread, so a FeedApp on the test's event loop keeps running."""
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "feeder", *args],
-        env=feeder_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=150,
-        check=False,
-    )
+    return await asyncio.to_thread(feeder, *args, env=feeder_env(settings), timeout_s=150)
 
 
 KILLED_PAGE_S = 2.0
@@ -64,7 +57,7 @@ def run_env(
 ) -> dict[str, str]:
     suffix = uuid.uuid4().hex[:8]
     return {
-        **{key: value for key, value in os.environ.items() if not key.startswith("FEEDER_")},
+        **without_feeder_settings(),
         "FEEDER_API__BASE_URL": base_url,
         "FEEDER_API__TOKEN": token,
         "FEEDER_API__REQUESTS_PER_S": "50",

@@ -4,7 +4,6 @@ port it cannot listen on."""
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import subprocess
@@ -21,6 +20,7 @@ from tests.e2e.feeder_process import samples
 from tests.e2e.harness import now
 from tests.e2e.test_commands import feeder
 from tests.e2e.test_sliced_backfill import PAGE_SIZE, SESSIONS, remote_store
+from tests.feeder_command import without_feeder_settings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(180)]
 
@@ -102,4 +102,4 @@ def test_a_port_it_cannot_listen_on_is_refused_naming_the_flag(tmp_path: Path) -
 
 def feeder_environment() -> dict[str, str]:
     """This process's environment without its own ``FEEDER_`` settings (as ``feeder`` does)."""
-    return {key: value for key, value in os.environ.items() if not key.startswith("FEEDER_")}
+    return without_feeder_settings()

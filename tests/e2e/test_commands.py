@@ -4,8 +4,6 @@ against the simulator and the broker."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,20 +12,9 @@ from feeder_devkit.simulator.server import run_simulator_in_thread
 from feeder_devkit.simulator.settings import SimulatorSettings
 
 from tests.e2e.harness import now, published_events
+from tests.feeder_command import feeder
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(180)]
-
-
-def feeder(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {key: value for key, value in os.environ.items() if not key.startswith("FEEDER_")}
-    return subprocess.run(  # noqa: S603 - our own command
-        [sys.executable, "-m", "feeder", *args],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=150,
-        check=False,
-    )
 
 
 def quiet_store(preload: int = 0) -> SimulatorSettings:

@@ -21,7 +21,6 @@ label of its own, and one test per alert reads its scenario's outcome.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from feeder_devkit.simulator.settings import FaultSettings, SimulatorSettings
 
 from feeder.settings import FeederSettings
 from tests.e2e.harness import busy_store, feeder_settings
+from tests.feeder_command import without_feeder_settings
 from tests.ops.conftest import ROOT
 from tests.ops.live_feed import feed_app_in_thread, wait_for
 from tests.ops.prometheus_server import Prometheus, Transitions, running_prometheus
@@ -190,7 +190,7 @@ def feeder_process(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``feeder run`` against the simulator and ``bootstrap``, metrics on ``port``."""
     settings = settings_for(sim, bootstrap, folder, port, kafka={"send_timeout_s": 1.5})
-    env = {key: value for key, value in os.environ.items() if not key.startswith("FEEDER_")}
+    env = without_feeder_settings()
     dumped = settings.model_dump(mode="json", exclude={"kafka": {"topics"}, "feeds": True})
     for group, values in dumped.items():
         if not isinstance(values, dict):  # a top-level setting (FEEDER_FEED_NAME)

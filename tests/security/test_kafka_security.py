@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 from asyncio.subprocess import PIPE
 from typing import Any
@@ -18,6 +17,7 @@ from feeder.errors import AuthError, ConfigError, FeederError
 from feeder.kafka.admin import check_kafka
 from feeder.settings import KafkaSettings
 from feeder.sink import KafkaSink
+from tests.feeder_command import without_feeder_settings
 from tests.security.conftest import (
     KEY_PASSWORD,
     OAUTH_CLIENT_SECRET,
@@ -249,7 +249,7 @@ async def test_a_mechanism_the_listener_does_not_offer_names_the_mechanism_setti
     without awaiting the close_notify exchange, which in a test's short-lived event loop
     would leak its socket."""
     settings = secured_kafka.settings("OAUTH", **secured_kafka.sasl("SCRAM-SHA-256"))
-    env = {key: value for key, value in os.environ.items() if not key.startswith("FEEDER_")}
+    env = without_feeder_settings()
     env |= {
         "FEEDER_API__TOKEN": "t",
         "FEEDER_API__BASE_URL": "http://127.0.0.1:9",

@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from pydantic import AnyHttpUrl, SecretStr
 from feeder.commands.settings_loading import load_or_explain
 from feeder.settings import FeederSettings
 from tests.e2e.harness import busy_store, feeder_settings
+from tests.feeder_command import feeder
 from tests.ops.live_feed import feed_app_in_thread, wait_for
 from tests.security.conftest import (
     KEY_PASSWORD,
@@ -76,18 +76,6 @@ def kafka_env(settings: FeederSettings) -> dict[str, str]:
     if api.oauth_client_secret is not None:
         env["FEEDER_API__OAUTH_CLIENT_SECRET"] = api.oauth_client_secret.get_secret_value()
     return env
-
-
-def run_feeder(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {key: value for key, value in os.environ.items() if not key.startswith("FEEDER_")}
-    return subprocess.run(  # noqa: S603 - our own command
-        [sys.executable, "-m", "feeder", *args],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def output(result: subprocess.CompletedProcess[str]) -> str:
@@ -166,8 +154,8 @@ def session(
             wait_for(dead_letters_and_events, timeout_s=120, what="events and a dead letter")
             outputs["/metrics"] = httpx.get(metrics_url, timeout=10).text
             env = kafka_env(settings)
-            as_json = run_feeder("status", "--metrics-url", metrics_url, "--json", env=env)
-            as_text = run_feeder("status", "--metrics-url", metrics_url, env=env)
+            as_json = feeder("status", "--metrics-url", metrics_url, "--json", env=env)
+            as_text = feeder("status", "--metrics-url", metrics_url, env=env)
             assert as_json.returncode == 0, as_json.stderr
             assert json.loads(as_json.stdout)["metrics"]["dead_letters"] > 0
             assert as_text.returncode == 0, as_text.stderr
@@ -234,7 +222,7 @@ def test_failed_starts_and_invalid_settings_never_quote_a_secret(
         "token+scram+mtls", secured_kafka, "http://127.0.0.1:9", tmp_path / "cp.sqlite3"
     )
     env = kafka_env(settings) | {"FEEDER_KAFKA__SASL_PASSWORD": wrong}
-    refused = output(run_feeder("check", env=env))
+    refused = output(feeder("check", env=env))
     assert "FEEDER_KAFKA__SASL_PASSWORD" in refused
     # A secret set where it does not apply is named, never shown (pydantic would quote it).
     misplaced = {
@@ -244,9 +232,9 @@ def test_failed_starts_and_invalid_settings_never_quote_a_secret(
     }
     outputs = {
         "check, wrong password": refused,
-        "run, misplaced secrets": output(run_feeder("run", env=misplaced)),
-        "tail, misplaced secrets": output(run_feeder("tail", env=misplaced)),
-        "status, misplaced secrets": output(run_feeder("status", env=misplaced)),
+        "run, misplaced secrets": output(feeder("run", env=misplaced)),
+        "tail, misplaced secrets": output(feeder("tail", env=misplaced)),
+        "status, misplaced secrets": output(feeder("status", env=misplaced)),
     }
     for where, text in outputs.items():
         assert "FEEDER_KAFKA__" in text, (where, text)

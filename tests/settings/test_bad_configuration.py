@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,20 +17,9 @@ from feeder_devkit.simulator.server import ThreadedSimulator, run_simulator_in_t
 from feeder_devkit.simulator.settings import SimulatorSettings
 
 from feeder.commands.settings_loading import load_or_explain
+from tests.feeder_command import feeder
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def feeder(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {key: value for key, value in os.environ.items() if not key.startswith("FEEDER_")}
-    return subprocess.run(  # noqa: S603 - our own command
-        [sys.executable, "-m", "feeder", *args],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=150,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")

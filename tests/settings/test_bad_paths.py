@@ -6,9 +6,7 @@ checkpoint finds. Each case runs the real command as a process."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,19 +15,9 @@ from feeder_devkit.localkafka.broker import free_port
 from feeder_devkit.simulator.server import ThreadedSimulator, run_simulator_in_thread
 from feeder_devkit.simulator.settings import SimulatorSettings
 
+from tests.feeder_command import feeder
+
 pytestmark = pytest.mark.timeout(120)
-
-
-def feeder(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {key: value for key, value in os.environ.items() if not key.startswith("FEEDER_")}
-    return subprocess.run(  # noqa: S603 - our own command
-        [sys.executable, "-m", "feeder", *args],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=100,
-        check=False,
-    )
 
 
 def settings_env(tmp_path: Path, bootstrap: str | None = None) -> dict[str, str]:
