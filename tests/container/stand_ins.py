@@ -85,9 +85,9 @@ def stand_ins(kafka_version: str) -> StandIns:
     made_s: dict[str, float] = {}
     debian = _debian_image(made_s)
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="stand-in") as pool:
-        python = pool.submit(_python_image, debian, made_s)
+        python = pool.submit(_image_on_debian, "python", debian, made_s)
         kafka = pool.submit(_kafka_image, debian, kafka_version, made_s)
-        prometheus = pool.submit(_prometheus_image, debian, made_s)
+        prometheus = pool.submit(_image_on_debian, "prometheus", debian, made_s)
         return StandIns(
             debian=debian,
             python=python.result(),
@@ -189,11 +189,12 @@ def _slim(root: Path) -> None:
                 path.unlink()
 
 
-def _python_image(debian: str, made_s: dict[str, float]) -> str:
-    recipe = RECIPES / "python"
-    tag = f"{REPOSITORY}/python:{_recipe_digest(recipe, debian)}"
+def _image_on_debian(name: str, debian: str, made_s: dict[str, float]) -> str:
+    """The stand-in ``recipes/NAME`` built on the Debian stand-in, needing nothing else."""
+    recipe = RECIPES / name
+    tag = f"{REPOSITORY}/{name}:{_recipe_digest(recipe, debian)}"
     return _made(
-        "python",
+        name,
         tag,
         made_s,
         lambda: build(
@@ -219,19 +220,6 @@ def _kafka_image(debian: str, version: str, made_s: dict[str, float]) -> str:
         )
 
     return _made("kafka", tag, made_s, make)
-
-
-def _prometheus_image(debian: str, made_s: dict[str, float]) -> str:
-    recipe = RECIPES / "prometheus"
-    tag = f"{REPOSITORY}/prometheus:{_recipe_digest(recipe, debian)}"
-    return _made(
-        "prometheus",
-        tag,
-        made_s,
-        lambda: build(
-            recipe, tag=tag, build_args={"DEBIAN_IMAGE": debian}, timeout_s=BUILD_TIMEOUT_S
-        ),
-    )
 
 
 def _run(command: list[str], *, what: str, timeout_s: float) -> None:

@@ -7,28 +7,17 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from feeder_devkit.localkafka.broker import free_port
-from feeder_devkit.simulator.server import ThreadedSimulator, run_simulator_in_thread
-from feeder_devkit.simulator.settings import SimulatorSettings
+from feeder_devkit.simulator.server import ThreadedSimulator
 
 from feeder.commands.settings_loading import load_or_explain
 from tests.feeder_command import feeder
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[ThreadedSimulator]:
-    settings = SimulatorSettings.model_validate(
-        {"server": {"port": 0}, "traffic": {"seed": 8, "start_paused": True}}
-    )
-    with run_simulator_in_thread(settings) as sim:
-        yield sim
 
 
 def good_env(sim: ThreadedSimulator, bootstrap: str, tmp_path: Path) -> dict[str, str]:

@@ -7,13 +7,11 @@ checkpoint finds. Each case runs the real command as a process."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from feeder_devkit.localkafka.broker import free_port
-from feeder_devkit.simulator.server import ThreadedSimulator, run_simulator_in_thread
-from feeder_devkit.simulator.settings import SimulatorSettings
+from feeder_devkit.simulator.server import ThreadedSimulator
 
 from tests.feeder_command import feeder
 
@@ -89,15 +87,6 @@ def test_a_checkpoint_under_a_file_stops_the_run_naming_the_setting(tmp_path: Pa
     env = {**settings_env(tmp_path), "FEEDER_CHECKPOINT__PATH": str(blocking / "feeder.sqlite3")}
     result = feeder("run", env=env)
     stopped(result, 1, f"{blocking} is a file, not a folder; check FEEDER_CHECKPOINT__PATH")
-
-
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[ThreadedSimulator]:
-    settings = SimulatorSettings.model_validate(
-        {"server": {"port": 0}, "traffic": {"seed": 8, "start_paused": True}}
-    )
-    with run_simulator_in_thread(settings) as sim:
-        yield sim
 
 
 @pytest.mark.kafka
